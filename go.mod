@@ -1,0 +1,3 @@
+module github.com/pakon/pakon
+
+go 1.24
