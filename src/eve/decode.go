@@ -1,0 +1,658 @@
+package eve
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Decoder decodes EVE lines. It keeps scratch buffers between calls, so use
+// one Decoder per goroutine.
+type Decoder struct {
+	s scanner
+}
+
+// FieldError reports a field whose value has the wrong type or form.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// interned holds the strings that repeat in every event, so that decoding
+// them allocates nothing and all events share one copy.
+var interned = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{
+		"TCP", "UDP", "ICMP", "IPv6-ICMP", "SCTP", "GRE",
+		"tls", "http", "http2", "dns", "quic", "dhcp", "ssh", "smtp", "ftp", "ftp-data", "ntp",
+		"smb", "krb5", "snmp", "sip", "rdp", "mqtt", "rfb", "imap", "ike", "tftp", "nfs",
+		"dcerpc", "bittorrent-dht", "pgsql", "telnet", "websocket", "doh2", "failed",
+		"A", "AAAA", "CNAME", "HTTPS", "SVCB", "PTR", "MX", "TXT", "NS", "SOA", "SRV",
+		"NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED",
+		"request", "reply", "discover", "offer", "ack", "nak", "release", "inform", "decline",
+		"new", "established", "closed", "bypassed", "timeout", "forced", "shutdown",
+		"allowed", "blocked",
+	} {
+		m[s] = s
+	}
+	return m
+}()
+
+func (d *Decoder) internedStr() (string, error) {
+	s := &d.s
+	if s.peek() == 'n' {
+		return "", s.null()
+	}
+	b, err := s.rawString()
+	if err != nil {
+		return "", err
+	}
+	if v, ok := interned[string(b)]; ok {
+		return v, nil
+	}
+	return string(bytesToValidUTF8IfNeeded(b)), nil
+}
+
+func bytesToValidUTF8IfNeeded(b []byte) []byte {
+	for _, c := range b {
+		if c >= 0x80 {
+			return bytesToValidUTF8(b)
+		}
+	}
+	return b
+}
+
+// Decode parses one EVE line into ev, which is reset first. Unknown event
+// types decode their common fields and get TypeOther. The error names the
+// field or offset that was wrong.
+func (d *Decoder) Decode(line []byte, ev *Event) error {
+	*ev = Event{}
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return ErrEmpty
+	}
+	s := &d.s
+	s.data, s.pos = line, 0
+	var eventType string
+	err := s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "timestamp":
+			var b []byte
+			if b, err = s.rawString(); err == nil {
+				ev.Timestamp, err = ParseTimestamp(b)
+			}
+		case "event_type":
+			eventType, err = d.internedStr()
+		case "flow_id":
+			ev.FlowID, err = s.uint()
+		case "src_ip":
+			ev.SrcIP, err = d.addr()
+		case "dest_ip":
+			ev.DestIP, err = d.addr()
+		case "src_port":
+			ev.SrcPort, err = d.port()
+		case "dest_port":
+			ev.DestPort, err = d.port()
+		case "proto":
+			ev.Proto, err = d.internedStr()
+		case "app_proto":
+			ev.AppProto, err = d.internedStr()
+		case "ether":
+			err = d.ether(ev)
+		case "flow":
+			ev.Flow = new(Flow)
+			err = d.flow(ev.Flow)
+		case "dns":
+			ev.DNS = new(DNS)
+			err = d.dns(ev.DNS)
+		case "tls":
+			ev.TLS = new(TLS)
+			err = d.tls(ev.TLS)
+		case "http":
+			ev.HTTP = new(HTTP)
+			err = d.http(ev.HTTP)
+		case "quic":
+			ev.QUIC = new(QUIC)
+			err = d.quic(ev.QUIC)
+		case "dhcp":
+			ev.DHCP = new(DHCP)
+			err = d.dhcp(ev.DHCP)
+		case "alert":
+			ev.Alert = new(Alert)
+			err = d.alert(ev.Alert)
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: string(key), Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if s.peek() != 0 {
+		return s.errorf("trailing data after the event object")
+	}
+	switch eventType {
+	case "flow":
+		ev.Type = TypeFlow
+	case "dns":
+		ev.Type = TypeDNS
+	case "tls":
+		ev.Type = TypeTLS
+	case "http":
+		ev.Type = TypeHTTP
+	case "quic":
+		ev.Type = TypeQUIC
+	case "dhcp":
+		ev.Type = TypeDHCP
+	case "alert":
+		ev.Type = TypeAlert
+	case "":
+		return &FieldError{Field: "event_type", Err: fmt.Errorf("missing")}
+	default:
+		ev.Type = TypeOther
+	}
+	if err := ev.check(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// check rejects events that lack what their type needs to be of any use.
+func (ev *Event) check() error {
+	if ev.Timestamp == 0 && ev.Type != TypeOther {
+		return &FieldError{Field: "timestamp", Err: fmt.Errorf("missing")}
+	}
+	switch ev.Type {
+	case TypeFlow:
+		if ev.Flow == nil {
+			return &FieldError{Field: "flow", Err: fmt.Errorf("missing in a flow event")}
+		}
+		fallthrough
+	case TypeTLS, TypeHTTP, TypeQUIC:
+		if !ev.SrcIP.IsValid() || !ev.DestIP.IsValid() {
+			return &FieldError{Field: "src_ip", Err: fmt.Errorf("missing address in a %s event", ev.Type)}
+		}
+	}
+	if ev.Type == TypeDNS && ev.DNS == nil {
+		return &FieldError{Field: "dns", Err: fmt.Errorf("missing in a dns event")}
+	}
+	return nil
+}
+
+func (d *Decoder) addr() (netip.Addr, error) {
+	b, err := d.s.rawString()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	a, err := netip.ParseAddr(string(b))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("invalid IP address %q", b)
+	}
+	return a.Unmap(), nil
+}
+
+func (d *Decoder) port() (uint16, error) {
+	n, err := d.s.uint()
+	if err != nil {
+		return 0, err
+	}
+	if n > 65535 {
+		return 0, fmt.Errorf("port %d out of range", n)
+	}
+	return uint16(n), nil
+}
+
+func (d *Decoder) mac() (string, error) {
+	b, err := d.s.rawString()
+	if err != nil {
+		return "", err
+	}
+	return NormalizeMAC(b)
+}
+
+// NormalizeMAC returns a MAC address as lower-case colon-separated hex, the
+// form pakon stores, accepting '-' separators too.
+func NormalizeMAC(b []byte) (string, error) {
+	if len(b) != 17 {
+		return "", fmt.Errorf("invalid MAC address %q", b)
+	}
+	var out [17]byte
+	for i, c := range b {
+		if i%3 == 2 {
+			if c != ':' && c != '-' {
+				return "", fmt.Errorf("invalid MAC address %q", b)
+			}
+			out[i] = ':'
+			continue
+		}
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+			out[i] = c
+		case c >= 'A' && c <= 'F':
+			out[i] = c + 'a' - 'A'
+		default:
+			return "", fmt.Errorf("invalid MAC address %q", b)
+		}
+	}
+	return string(out[:]), nil
+}
+
+func (d *Decoder) ether(ev *Event) error {
+	s := &d.s
+	firstOf := func(dst *string) error {
+		return s.array(func() error {
+			m, err := d.mac()
+			if err == nil && *dst == "" {
+				*dst = m
+			}
+			return err
+		})
+	}
+	return s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "src_mac":
+			ev.SrcMAC, err = d.mac()
+		case "dest_mac":
+			ev.DestMAC, err = d.mac()
+		case "src_macs":
+			err = firstOf(&ev.SrcMAC)
+		case "dest_macs":
+			err = firstOf(&ev.DestMAC)
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: string(key), Err: err}
+		}
+		return nil
+	})
+}
+
+func (d *Decoder) timestamp() (Timestamp, error) {
+	b, err := d.s.rawString()
+	if err != nil {
+		return 0, err
+	}
+	return ParseTimestamp(b)
+}
+
+func (d *Decoder) flow(f *Flow) error {
+	s := &d.s
+	return s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "pkts_toserver":
+			f.PktsToServer, err = s.uint()
+		case "pkts_toclient":
+			f.PktsToClient, err = s.uint()
+		case "bytes_toserver":
+			f.BytesToServer, err = s.uint()
+		case "bytes_toclient":
+			f.BytesToClient, err = s.uint()
+		case "start":
+			f.Start, err = d.timestamp()
+		case "end":
+			f.End, err = d.timestamp()
+		case "state":
+			f.State, err = d.internedStr()
+		case "reason":
+			f.Reason, err = d.internedStr()
+		case "alerted":
+			f.Alerted, err = s.boolean()
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: string(key), Err: err}
+		}
+		return nil
+	})
+}
+
+// hostname reads a host name and returns it lower-case without a trailing dot.
+func (d *Decoder) hostname() (string, error) {
+	v, err := d.s.str()
+	if err != nil {
+		return "", err
+	}
+	return NormalizeHostname(v), nil
+}
+
+// NormalizeHostname lower-cases a host name and drops a trailing dot.
+func NormalizeHostname(v string) string {
+	v = strings.TrimSuffix(v, ".")
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(v)
+		}
+	}
+	return v
+}
+
+func (d *Decoder) dns(x *DNS) error {
+	s := &d.s
+	var (
+		v2Name, v2Type string
+		eventKind      string
+	)
+	err := s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "version":
+			var n int64
+			n, err = s.int()
+			x.Version = int(n)
+		case "type":
+			eventKind, err = d.internedStr()
+		case "id":
+			var n int64
+			n, err = s.int()
+			x.ID = int(n)
+		case "rcode":
+			x.RCode, err = d.internedStr()
+		case "rrname":
+			v2Name, err = d.hostname()
+		case "rrtype":
+			v2Type, err = d.internedStr()
+		case "queries":
+			err = s.array(func() error {
+				q, err := d.question()
+				x.Queries = append(x.Queries, q)
+				return err
+			})
+		case "answers":
+			err = s.array(func() error {
+				a, err := d.answer()
+				if err == nil {
+					x.Answers = append(x.Answers, a)
+				}
+				return err
+			})
+		case "grouped":
+			if len(x.Answers) > 0 {
+				return s.skip() // "answers" already gave the records with their TTLs.
+			}
+			err = d.grouped(x)
+		case "query":
+			// Suricata 7 alert: "dns": {"query": [{…v2 query…}]}
+			err = s.array(func() error {
+				var sub DNS
+				if err := d.dns(&sub); err != nil {
+					return err
+				}
+				x.Queries = append(x.Queries, sub.Queries...)
+				return nil
+			})
+		case "answer":
+			// Suricata 7 alert: "dns": {"answer": {…v2 answer…}}
+			var sub DNS
+			if err = d.dns(&sub); err == nil {
+				x.Response = true
+				x.Queries = append(x.Queries, sub.Queries...)
+				x.Answers = append(x.Answers, sub.Answers...)
+				if x.RCode == "" {
+					x.RCode = sub.RCode
+				}
+			}
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: "dns." + string(key), Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	switch eventKind {
+	case "answer", "response":
+		x.Response = true
+	}
+	if v2Name != "" && len(x.Queries) == 0 {
+		x.Queries = []Question{{Name: v2Name, Type: v2Type}}
+	}
+	if x.Version == 0 {
+		x.Version = 2
+	}
+	return nil
+}
+
+func (d *Decoder) question() (Question, error) {
+	var q Question
+	s := &d.s
+	err := s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "rrname":
+			q.Name, err = d.hostname()
+		case "rrtype":
+			q.Type, err = d.internedStr()
+		default:
+			return s.skip()
+		}
+		return err
+	})
+	return q, err
+}
+
+func (d *Decoder) answer() (Answer, error) {
+	var a Answer
+	s := &d.s
+	err := s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "rrname":
+			a.Name, err = d.hostname()
+		case "rrtype":
+			a.Type, err = d.internedStr()
+		case "ttl":
+			var n uint64
+			n, err = s.uint()
+			a.TTL, a.HasTTL = uint32(min(n, 1<<31)), true
+		case "rdata":
+			if s.peek() != '"' {
+				return s.skip() // SOA and friends log an object
+			}
+			a.Data, err = s.str()
+		default:
+			return s.skip()
+		}
+		return err
+	})
+	return a, err
+}
+
+// grouped reads the "grouped" answer format ({"A": ["1.2.3.4"], "CNAME": […]}).
+// It carries no owner names or TTLs; the chain is attributed to the query.
+func (d *Decoder) grouped(x *DNS) error {
+	s := &d.s
+	return s.object(func(key []byte) error {
+		rrtype := string(key)
+		if v, ok := interned[rrtype]; ok {
+			rrtype = v
+		}
+		return s.array(func() error {
+			if s.peek() != '"' {
+				return s.skip()
+			}
+			v, err := s.str()
+			x.Answers = append(x.Answers, Answer{Type: rrtype, Data: v})
+			return err
+		})
+	})
+}
+
+func (d *Decoder) tls(t *TLS) error {
+	s := &d.s
+	return s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "sni":
+			t.SNI, err = d.hostname()
+		case "subject":
+			t.Subject, err = s.str()
+		case "issuerdn":
+			t.Issuer, err = s.str()
+		case "version":
+			t.Version, err = s.str()
+		case "fingerprint":
+			t.Fingerprint, err = s.str()
+		case "notafter":
+			t.NotAfter, err = s.str()
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: "tls." + string(key), Err: err}
+		}
+		return nil
+	})
+}
+
+func (d *Decoder) http(h *HTTP) error {
+	s := &d.s
+	return s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "hostname":
+			h.Hostname, err = d.hostname()
+		case "url":
+			h.URL, err = s.str()
+		case "http_method":
+			h.Method, err = s.str()
+		case "http_user_agent":
+			h.UserAgent, err = s.str()
+		case "status":
+			var n int64
+			n, err = s.int()
+			h.Status = int(n)
+		case "length":
+			h.Length, err = s.uint()
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: "http." + string(key), Err: err}
+		}
+		return nil
+	})
+}
+
+func (d *Decoder) quic(q *QUIC) error {
+	s := &d.s
+	return s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "sni":
+			q.SNI, err = d.hostname()
+		case "version":
+			if s.peek() == '"' {
+				q.Version, err = s.str()
+			} else {
+				var b []byte
+				b, err = s.number()
+				q.Version = string(b)
+			}
+		case "ua":
+			q.UA, err = s.str()
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: "quic." + string(key), Err: err}
+		}
+		return nil
+	})
+}
+
+func (d *Decoder) dhcp(x *DHCP) error {
+	s := &d.s
+	return s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "type":
+			x.Type, err = d.internedStr()
+		case "dhcp_type":
+			x.DHCPType, err = d.internedStr()
+		case "client_mac":
+			x.ClientMAC, err = d.mac()
+		case "client_ip":
+			x.ClientIP, err = d.addr()
+		case "assigned_ip":
+			x.AssignedIP, err = d.addr()
+		case "hostname":
+			var v string
+			v, err = s.str()
+			// Some clients send the host name option NUL-terminated.
+			x.Hostname = strings.TrimRight(v, "\x00")
+		case "lease_time":
+			var n uint64
+			n, err = s.uint()
+			x.LeaseTime = uint32(min(n, 1<<32-1))
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: "dhcp." + string(key), Err: err}
+		}
+		return nil
+	})
+}
+
+func (d *Decoder) alert(a *Alert) error {
+	s := &d.s
+	u32 := func() (uint32, error) {
+		n, err := s.uint()
+		return uint32(min(n, 1<<32-1)), err
+	}
+	return s.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "action":
+			a.Action, err = d.internedStr()
+		case "gid":
+			a.GID, err = u32()
+		case "signature_id":
+			a.SignatureID, err = u32()
+		case "rev":
+			a.Rev, err = u32()
+		case "signature":
+			a.Signature, err = s.str()
+		case "category":
+			a.Category, err = s.str()
+		case "severity":
+			var n int64
+			n, err = s.int()
+			a.Severity = int(n)
+		case "metadata":
+			a.Metadata = map[string][]string{}
+			err = s.object(func(k []byte) error {
+				name := string(k)
+				return s.array(func() error {
+					if s.peek() != '"' {
+						return s.skip()
+					}
+					v, err := s.str()
+					a.Metadata[name] = append(a.Metadata[name], v)
+					return err
+				})
+			})
+		default:
+			return s.skip()
+		}
+		if err != nil {
+			return &FieldError{Field: "alert." + string(key), Err: err}
+		}
+		return nil
+	})
+}
