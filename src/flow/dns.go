@@ -1,0 +1,275 @@
+package flow
+
+import (
+	"net/netip"
+
+	"github.com/pakon/pakon/src/eve"
+)
+
+const (
+	// answersPerAddress bounds how many names one device keeps for one
+	// address (CDN addresses serve many names over a day).
+	answersPerAddress = 4
+	// maxChain bounds CNAME chain walks.
+	maxChain = 16
+	// clockSkew lets an answer match a flow that starts up to this long
+	// before the answer's timestamp: packets of one exchange can be stamped
+	// out of order by different capture threads.
+	clockSkew = eve.Timestamp(2e6)
+	// defaultTTL applies to records logged without a TTL (grouped format).
+	defaultTTL = 300
+)
+
+type dnsAnswer struct {
+	name  string
+	at    eve.Timestamp // when the answer was seen
+	until eve.Timestamp // at + TTL + grace
+}
+
+// DNSHistory remembers, per device, which names resolved to which addresses
+// and until when, so flows can be named after what the device asked for.
+type DNSHistory struct {
+	grace   eve.Timestamp
+	max     int
+	devices map[string]map[netip.Addr][]dnsAnswer
+	size    int
+	// Evicted counts answers dropped to stay within the bound.
+	Evicted uint64
+}
+
+// NewDNSHistory returns an empty history holding at most max answers.
+// grace extends every TTL: clients commonly keep using an address a little
+// past its TTL, and short TTLs would otherwise leave flows unnamed.
+func NewDNSHistory(max int, grace eve.Timestamp) *DNSHistory {
+	return &DNSHistory{grace: grace, max: max, devices: make(map[string]map[netip.Addr][]dnsAnswer)}
+}
+
+// Len returns the number of answers held.
+func (h *DNSHistory) Len() int { return h.size }
+
+// Add records a DNS response seen by device at time at. Each address record
+// is attributed to the name the device asked for, following CNAME chains
+// back from the address record's owner.
+func (h *DNSHistory) Add(device string, at eve.Timestamp, d *eve.DNS) {
+	if !d.Response || len(d.Answers) == 0 {
+		return
+	}
+	var query string
+	if len(d.Queries) > 0 {
+		query = d.Queries[0].Name
+	}
+	var parent map[string]string
+	for _, a := range d.Answers {
+		if a.Type == "CNAME" && a.Name != "" {
+			if parent == nil {
+				parent = make(map[string]string, 2)
+			}
+			parent[eve.NormalizeHostname(a.Data)] = a.Name
+		}
+	}
+	for _, a := range d.Answers {
+		if a.Type != "A" && a.Type != "AAAA" {
+			continue
+		}
+		ip, err := netip.ParseAddr(a.Data)
+		if err != nil {
+			continue
+		}
+		name := a.Name
+		for i := 0; i < maxChain && name != ""; i++ {
+			p, ok := parent[name]
+			if !ok {
+				break
+			}
+			name = p
+		}
+		if name == "" {
+			name = query
+		}
+		if name == "" {
+			continue
+		}
+		ttl := uint32(defaultTTL)
+		if a.HasTTL {
+			ttl = a.TTL
+		}
+		h.add(device, ip.Unmap(), dnsAnswer{name: name, at: at, until: at + eve.Timestamp(ttl)*1e6 + h.grace})
+	}
+}
+
+func (h *DNSHistory) add(device string, ip netip.Addr, ans dnsAnswer) {
+	byIP := h.devices[device]
+	if byIP == nil {
+		byIP = make(map[netip.Addr][]dnsAnswer)
+		h.devices[device] = byIP
+	}
+	list := byIP[ip]
+	for i := range list {
+		if list[i].name == ans.name {
+			// Refresh in place: the newest sighting decides validity.
+			if ans.at > list[i].at {
+				list[i].at = ans.at
+			}
+			if ans.until > list[i].until {
+				list[i].until = ans.until
+			}
+			return
+		}
+	}
+	if len(list) >= answersPerAddress {
+		oldest := 0
+		for i := range list {
+			if list[i].at < list[oldest].at {
+				oldest = i
+			}
+		}
+		list[oldest] = ans
+		h.Evicted++
+		return
+	}
+	byIP[ip] = append(list, ans)
+	h.size++
+}
+
+// Lookup returns the name device resolved to ip that was valid when a flow
+// started at start: the most recent answer seen before start whose TTL (plus
+// grace) had not run out.
+func (h *DNSHistory) Lookup(device string, ip netip.Addr, start eve.Timestamp) (string, bool) {
+	var best *dnsAnswer
+	for i, a := range h.devices[device][ip] {
+		if a.at > start+clockSkew || a.until < start {
+			continue
+		}
+		if best == nil || a.at > best.at {
+			best = &h.devices[device][ip][i]
+		}
+	}
+	if best == nil {
+		return "", false
+	}
+	return best.name, true
+}
+
+// Expire drops answers that ran out before now and, if the history is still
+// over its bound, the oldest answers. It returns how many it dropped.
+func (h *DNSHistory) Expire(now eve.Timestamp) int {
+	dropped := 0
+	for dev, byIP := range h.devices {
+		for ip, list := range byIP {
+			kept := list[:0]
+			for _, a := range list {
+				if a.until >= now {
+					kept = append(kept, a)
+				}
+			}
+			dropped += len(list) - len(kept)
+			if len(kept) == 0 {
+				delete(byIP, ip)
+			} else {
+				byIP[ip] = kept
+			}
+		}
+		if len(byIP) == 0 {
+			delete(h.devices, dev)
+		}
+	}
+	h.size -= dropped
+	if h.max > 0 && h.size > h.max {
+		dropped += h.evictOldest(h.size - h.max)
+	}
+	return dropped
+}
+
+// evictOldest drops n answers, oldest first (by expiry), in one pass over a
+// sample of expiry times: exactness does not matter, a bound does.
+func (h *DNSHistory) evictOldest(n int) int {
+	cut := h.expiryCutoff(n)
+	dropped := 0
+	for dev, byIP := range h.devices {
+		for ip, list := range byIP {
+			kept := list[:0]
+			for _, a := range list {
+				if a.until > cut || dropped >= n {
+					kept = append(kept, a)
+				} else {
+					dropped++
+				}
+			}
+			if len(kept) == 0 {
+				delete(byIP, ip)
+			} else {
+				byIP[ip] = kept
+			}
+		}
+		if len(byIP) == 0 {
+			delete(h.devices, dev)
+		}
+	}
+	h.size -= dropped
+	h.Evicted += uint64(dropped)
+	return dropped
+}
+
+func (h *DNSHistory) expiryCutoff(n int) eve.Timestamp {
+	// Histogram of expiry times in 64 buckets between min and max.
+	lo, hi := eve.Timestamp(1<<62), eve.Timestamp(-1<<62)
+	for _, byIP := range h.devices {
+		for _, list := range byIP {
+			for _, a := range list {
+				lo, hi = min(lo, a.until), max(hi, a.until)
+			}
+		}
+	}
+	if hi <= lo {
+		return hi
+	}
+	const buckets = 64
+	var count [buckets]int
+	width := (hi-lo)/buckets + 1
+	for _, byIP := range h.devices {
+		for _, list := range byIP {
+			for _, a := range list {
+				count[(a.until-lo)/width]++
+			}
+		}
+	}
+	sum := 0
+	for i, c := range count {
+		sum += c
+		if sum >= n {
+			return lo + eve.Timestamp(i+1)*width
+		}
+	}
+	return hi
+}
+
+// Snapshot entries and restore support persistence across restarts.
+
+// DNSEntry is one remembered answer, exported for snapshots.
+type DNSEntry struct {
+	Device string
+	IP     netip.Addr
+	Name   string
+	At     eve.Timestamp
+	Until  eve.Timestamp
+}
+
+// Entries returns every answer held.
+func (h *DNSHistory) Entries() []DNSEntry {
+	out := make([]DNSEntry, 0, h.size)
+	for dev, byIP := range h.devices {
+		for ip, list := range byIP {
+			for _, a := range list {
+				out = append(out, DNSEntry{Device: dev, IP: ip, Name: a.name, At: a.at, Until: a.until})
+			}
+		}
+	}
+	return out
+}
+
+// Restore adds entries saved by Entries.
+func (h *DNSHistory) Restore(entries []DNSEntry) {
+	for _, e := range entries {
+		h.add(e.Device, e.IP, dnsAnswer{name: e.Name, at: e.At, until: e.Until})
+	}
+}
