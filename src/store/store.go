@@ -1,0 +1,190 @@
+// Package store keeps pakon's flows and devices in SQLite.
+//
+// The schema lives in migration/NNNN_*.sql, embedded in the binary and
+// applied in order; PRAGMA user_version holds the number of the last one
+// applied. Writes come in batches, each one transaction: on a router's flash
+// one transaction per event would be slow and wear the medium.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+//go:embed migration/*.sql
+var migrations embed.FS
+
+// ErrNoDatabase is returned by Open with ReadOnly when the file is missing.
+var ErrNoDatabase = errors.New("no database")
+
+// Options tune Open.
+type Options struct {
+	// ReadOnly opens an existing database for queries only (the CLI).
+	ReadOnly bool
+}
+
+// DB is an open pakon database.
+type DB struct {
+	sql  *sql.DB
+	path string
+	w    *writer
+}
+
+// Open opens or creates the database at path (":memory:" for tests) and
+// migrates it to the current schema.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path != ":memory:" {
+		if opts.ReadOnly {
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("open database %s: %w", path, ErrNoDatabase)
+			}
+		} else if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	}
+	dsn := "file:" + path + "?_busy_timeout=5000&_txlock=immediate"
+	if opts.ReadOnly {
+		dsn += "&mode=ro"
+	}
+	if path == ":memory:" {
+		// One shared in-memory database for all connections of the pool.
+		dsn = "file::memory:?cache=shared&_busy_timeout=5000"
+	}
+	sqldb, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db := &DB{sql: sqldb, path: path}
+	if path == ":memory:" {
+		sqldb.SetMaxOpenConns(1)
+	}
+	if !opts.ReadOnly {
+		// WAL lets the CLI read while the daemon writes; NORMAL sync is
+		// durable at every checkpoint and far cheaper on flash than FULL.
+		for _, pragma := range []string{"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"} {
+			if _, err := sqldb.ExecContext(ctx, pragma); err != nil {
+				sqldb.Close()
+				return nil, fmt.Errorf("open database %s: %s: %w", path, pragma, err)
+			}
+		}
+		if err := db.migrate(ctx); err != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("migrate database %s: %w", path, err)
+		}
+	} else if v, err := db.SchemaVersion(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	} else if v == 0 {
+		sqldb.Close()
+		return nil, fmt.Errorf("open database %s: %w (empty file)", path, ErrNoDatabase)
+	}
+	return db, nil
+}
+
+// createPrivate makes sure the database file exists with mode 0600 before
+// SQLite opens it: it holds browsing history, and SQLite gives its WAL and
+// shared-memory files the database file's mode.
+func createPrivate(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create database directory for %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if err := db.sql.Close(); err != nil {
+		return fmt.Errorf("close database %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// CloseStaleActive marks rows left active by an earlier run as ended: that
+// run's in-progress state is gone, so nothing would ever complete them.
+func (db *DB) CloseStaleActive(ctx context.Context) (int64, error) {
+	res, err := db.sql.ExecContext(ctx, "UPDATE flows SET active = 0 WHERE active = 1")
+	if err != nil {
+		return 0, fmt.Errorf("close stale active flows: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Path returns the file the database lives in.
+func (db *DB) Path() string { return db.path }
+
+// SQL gives read access to the database for the query package.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// SchemaVersion returns the number of the last migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// LatestSchemaVersion is the schema version this build writes.
+func LatestSchemaVersion() int {
+	names, _ := fs.Glob(migrations, "migration/*.sql")
+	return len(names)
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	current, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if current > len(names) {
+		return fmt.Errorf("schema version %d is newer than this pakon (%d)", current, len(names))
+	}
+	for i, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil || n != i+1 {
+			return fmt.Errorf("migration %s is out of sequence", name)
+		}
+		if n <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.sql.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("apply %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("apply %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("apply %s: %w", name, err)
+		}
+	}
+	return nil
+}

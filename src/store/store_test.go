@@ -1,0 +1,145 @@
+package store_test
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pakon/pakon/src/eve"
+	"github.com/pakon/pakon/src/flow"
+	"github.com/pakon/pakon/src/store"
+)
+
+// MustOpenDB opens a fresh database in a temp dir.
+func MustOpenDB(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "pakon.db"), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func rec(id uint64, start, end float64, active bool) flow.Record {
+	return flow.Record{
+		FlowID: id, Start: eve.Timestamp(start * 1e6), End: eve.Timestamp(end * 1e6),
+		MAC: "02:00:00:00:00:0a", SrcIP: netip.MustParseAddr("10.99.0.10"), SrcPort: 5000,
+		DestIP: netip.MustParseAddr("2001:db8::1"), DestPort: 443, Proto: "TCP", AppProto: "tls",
+		Name: "a.test", Source: flow.SourceSNI, BytesSent: 10, BytesReceived: 20, Active: active,
+	}
+}
+
+type row struct {
+	start, end float64
+	active     bool
+	sent       int64
+	name, ip   string
+}
+
+func rows(t *testing.T, db *store.DB) []row {
+	t.Helper()
+	r, err := db.SQL().Query("SELECT start, end, active, bytes_sent, observed_name, dest_ip FROM flows ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []row
+	for r.Next() {
+		var x row
+		if err := r.Scan(&x.start, &x.end, &x.active, &x.sent, &x.name, &x.ip); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func write(t *testing.T, db *store.DB, ups ...flow.Update) {
+	t.Helper()
+	if err := db.Write(context.Background(), &store.Batch{Updates: ups}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestActiveRowCompletedInPlace(t *testing.T) {
+	db := MustOpenDB(t)
+	write(t, db, flow.Update{Record: rec(1, 100.5, 101, true)})
+	got := rows(t, db)
+	if len(got) != 1 || !got[0].active || got[0].ip != "2001:db8::1" {
+		t.Fatalf("after active write: %+v", got)
+	}
+	final := rec(1, 100, 160, false)
+	final.BytesSent = 999
+	write(t, db, flow.Update{Record: final, Written: true})
+	got = rows(t, db)
+	if len(got) != 1 || got[0].active || got[0].start != 100 || got[0].end != 160 || got[0].sent != 999 {
+		t.Fatalf("after completion: %+v", got)
+	}
+}
+
+func TestReplayIsIdempotent(t *testing.T) {
+	db := MustOpenDB(t)
+	for range 2 {
+		write(t, db, flow.Update{Record: rec(1, 100, 110, false)}, flow.Update{Record: rec(2, 100, 110, false)})
+	}
+	if got := rows(t, db); len(got) != 2 {
+		t.Fatalf("replay doubled rows: %+v", got)
+	}
+	// A replayed stream also re-creates the active row first; completing it
+	// must drop the duplicate rather than fail.
+	write(t, db, flow.Update{Record: rec(1, 100.5, 101, true)})
+	write(t, db, flow.Update{Record: rec(1, 100, 110, false), Written: true})
+	if got := rows(t, db); len(got) != 2 {
+		t.Fatalf("replayed active row kept: %+v", got)
+	}
+}
+
+func TestDiscardAndDevices(t *testing.T) {
+	db := MustOpenDB(t)
+	write(t, db, flow.Update{Record: rec(1, 100, 101, true)}, flow.Update{Record: rec(2, 50, 300, false)})
+	write(t, db, flow.Update{Op: flow.OpDiscard, Record: rec(1, 100, 101, false), Written: true})
+	if got := rows(t, db); len(got) != 1 || got[0].start != 50 {
+		t.Fatalf("discard: %+v", got)
+	}
+	err := db.Write(context.Background(), &store.Batch{Devices: []flow.DeviceSeen{{MAC: "02:00:00:00:00:0a", Hostname: "kids-tablet", At: 400e6}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name, ip string
+	var first, last float64
+	if err := db.SQL().QueryRow("SELECT dhcp_name, ip, first_seen, last_seen FROM devices").Scan(&name, &ip, &first, &last); err != nil {
+		t.Fatal(err)
+	}
+	if name != "kids-tablet" || ip != "10.99.0.10" || first != 50 || last != 400 {
+		t.Fatalf("device %q %q %v %v", name, ip, first, last)
+	}
+}
+
+func TestFilesArePrivateAndReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "pakon.db")
+	db, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, db, flow.Update{Record: rec(1, 100, 101, false)})
+	db.Close()
+	for _, p := range []string{path, path + "-wal"} {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v", p, st.Mode())
+		}
+	}
+	ro, err := store.Open(context.Background(), path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if v, _ := ro.SchemaVersion(context.Background()); v != store.LatestSchemaVersion() {
+		t.Fatalf("schema version %d", v)
+	}
+	if _, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "none.db"), store.Options{ReadOnly: true}); err == nil {
+		t.Fatal("read-only open of a missing file succeeded")
+	}
+}
