@@ -131,8 +131,11 @@ func parseReplaceLine(line string) (e replaceLine, skip bool, err error) {
 		}
 		native := pakonPattern(strings.ToLower(pat))
 		e.kind, e.pattern, err = parsePattern(native)
-		if err != nil {
-			return e, false, fmt.Errorf("PaKon pattern %q (read as %q): %w", pat, native, err)
+		switch {
+		case err != nil && native != strings.ToLower(pat):
+			return e, false, fmt.Errorf("PaKon pattern %q, read as %q: %w", pat, native, err)
+		case err != nil:
+			return e, false, fmt.Errorf("PaKon pattern: %w", err)
 		}
 	} else {
 		fields := strings.Fields(line)
