@@ -38,7 +38,7 @@ type parser struct {
 	f   *File
 	cur *Section
 	// pending is the comment block waiting for the next statement; blank
-	// records a blank line after its last comment.
+	// records a blank line after the last comment or statement.
 	pending []string
 	blank   bool
 }
@@ -59,9 +59,7 @@ func parse(path string, src []byte) (*File, error) {
 		case '\n':
 			p.pos++
 			p.line++
-			if len(p.pending) > 0 {
-				p.blank = true
-			}
+			p.blank = true
 		case '#':
 			start := p.pos
 			p.skipComment()
@@ -81,7 +79,7 @@ func parse(path string, src []byte) (*File, error) {
 			}
 		}
 	}
-	p.f.Trailer = p.pending
+	p.f.Trailer = trimBlank(p.pending)
 	return p.f, nil
 }
 
@@ -283,7 +281,7 @@ func (p *parser) statement(words []string, line int) error {
 // takeComments hands the pending comment block to a statement.
 func (p *parser) takeComments() []string {
 	c := p.pending
-	if len(c) > 0 && p.blank {
+	if p.blank {
 		c = append(c, "")
 	}
 	p.pending, p.blank = nil, false
@@ -308,11 +306,12 @@ func (p *parser) config(args []string, line int) error {
 	if name != "" && !validName(name) {
 		return p.errorf(line, "invalid section name %q (want letters, digits and _)", name)
 	}
-	comments := p.takeComments()
+	// The blank line above a section is the separator WriteTo writes.
+	comments := trimBlank(p.takeComments())
 	if name != "" {
 		if s := p.f.Section(name); s != nil {
 			s.Type = typ
-			s.Comments = append(s.Comments, comments...)
+			s.Comments = joinComments(s.Comments, comments)
 			p.cur = s
 			return nil
 		}
@@ -360,12 +359,12 @@ func (p *parser) option(args []string, line int, list bool) error {
 		o.IsList = true
 		o.Values = append(o.Values, value)
 		o.Lines = append(o.Lines, line)
-		o.Comments = append(o.Comments, comments...)
+		o.Comments = joinComments(o.Comments, comments)
 	default:
 		o.IsList = false
 		o.Values = []string{value}
 		o.Line, o.Lines = line, []int{line}
-		o.Comments = append(o.Comments, comments...)
+		o.Comments = joinComments(o.Comments, comments)
 	}
 	return nil
 }
@@ -396,4 +395,26 @@ func validType(s string) bool {
 		}
 	}
 	return true
+}
+
+// trimBlank drops the blank-line markers at the start of a comment block.
+func trimBlank(c []string) []string {
+	for len(c) > 0 && c[0] == "" {
+		c = c[1:]
+	}
+	if len(c) == 0 {
+		return nil
+	}
+	return c
+}
+
+// joinComments appends block b to a without doubling a blank line.
+func joinComments(a, b []string) []string {
+	if len(a) == 0 || a[len(a)-1] == "" {
+		b = trimBlank(b)
+	}
+	if len(a) == 0 {
+		return b
+	}
+	return append(a, b...)
 }

@@ -20,8 +20,9 @@
 // whole-line comments: a block of comment lines is attached to the section
 // or option that follows it (Section.Comments, Option.Comments) and written
 // back above it; comments after the last statement are kept in
-// File.Trailer. Comments that follow a statement on the same line, and
-// blank lines other than single ones inside a comment block, are dropped.
+// File.Trailer. Blank lines are kept the same way (as "" lines; a run of
+// them becomes one). Comments that follow a statement on the same line are
+// dropped.
 package uci
 
 import (
@@ -48,8 +49,8 @@ type Section struct {
 	// Line is where the section starts; 0 for sections added in code.
 	Line    int
 	Options []*Option
-	// Comments are the comment lines ("# …", or "" for a blank line
-	// inside the block) written directly above the config line.
+	// Comments are the comment lines ("# …", or "" for a blank line)
+	// written directly above the config line.
 	Comments []string
 }
 

@@ -47,7 +47,7 @@ func (f *File) encode(b *bytes.Buffer) error {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		if err := writeComments(b, "", s.Comments); err != nil {
+		if err := writeComments(b, "", s.Comments, true); err != nil {
 			return fmt.Errorf("write %s: section %s: %w", f.Path, s.Type, err)
 		}
 		b.WriteString("config ")
@@ -72,7 +72,7 @@ func (f *File) encode(b *bytes.Buffer) error {
 		if len(f.Sections) > 0 {
 			b.WriteByte('\n')
 		}
-		if err := writeComments(b, "", f.Trailer); err != nil {
+		if err := writeComments(b, "", f.Trailer, true); err != nil {
 			return fmt.Errorf("write %s: %w", f.Path, err)
 		}
 	}
@@ -86,7 +86,7 @@ func writeOption(b *bytes.Buffer, o *Option) error {
 	if len(o.Values) == 0 {
 		return fmt.Errorf("option %s has no value", o.Name)
 	}
-	if err := writeComments(b, "\t", o.Comments); err != nil {
+	if err := writeComments(b, "\t", o.Comments, false); err != nil {
 		return fmt.Errorf("option %s: %w", o.Name, err)
 	}
 	kw := "\toption "
@@ -109,16 +109,22 @@ func writeOption(b *bytes.Buffer, o *Option) error {
 	return nil
 }
 
-func writeComments(b *bytes.Buffer, indent string, lines []string) error {
+// writeComments writes comment lines, "" as a blank line, but never two
+// blank lines in a row (after blank, the line before was one).
+func writeComments(b *bytes.Buffer, indent string, lines []string, blank bool) error {
 	for _, c := range lines {
 		if strings.ContainsAny(c, "\n\x00") {
 			return fmt.Errorf("comment %q spans lines", c)
 		}
 		c = strings.TrimSpace(c)
 		if c == "" {
-			b.WriteByte('\n')
+			if !blank {
+				b.WriteByte('\n')
+			}
+			blank = true
 			continue
 		}
+		blank = false
 		b.WriteString(indent)
 		if c[0] != '#' {
 			b.WriteString("# ")

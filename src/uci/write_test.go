@@ -18,8 +18,12 @@ config monitor 'monitor'
 	# the LAN bridge
 	list interface br-lan
 	option mode "filter" # trailing comments are dropped
+
+
+	# note, after two blank lines
 	option note 'it'\''s'
 
+	option blank before
 # rules
 config archive_rule
 	option up_to 1d
@@ -31,7 +35,11 @@ config monitor 'monitor'
 	# the LAN bridge
 	list interface 'br-lan'
 	option mode 'filter'
+
+	# note, after two blank lines
 	option note 'it'\''s'
+
+	option blank 'before'
 
 # rules
 config archive_rule
