@@ -286,8 +286,12 @@ func (s *scanner) number() ([]byte, error) {
 	return s.data[start:s.pos], nil
 }
 
-// uint reads a non-negative integer. Fast path for plain digits.
+// uint reads a non-negative integer; null reads as 0. Fast path for plain
+// digits.
 func (s *scanner) uint() (uint64, error) {
+	if s.peek() == 'n' {
+		return 0, s.null()
+	}
 	b, err := s.number()
 	if err != nil {
 		return 0, err
@@ -307,6 +311,9 @@ func (s *scanner) uint() (uint64, error) {
 }
 
 func (s *scanner) int() (int64, error) {
+	if s.peek() == 'n' {
+		return 0, s.null()
+	}
 	b, err := s.number()
 	if err != nil {
 		return 0, err

@@ -124,6 +124,15 @@ func (db *DB) CloseStaleActive(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
+// CountFlows returns the number of flow rows.
+func (db *DB) CountFlows(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM flows").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count flows: %w", err)
+	}
+	return n, nil
+}
+
 // Path returns the file the database lives in.
 func (db *DB) Path() string { return db.path }
 

@@ -82,11 +82,19 @@ func TestActiveRowCompletedInPlace(t *testing.T) {
 
 func TestReplayIsIdempotent(t *testing.T) {
 	db := MustOpenDB(t)
+	second := rec(2, 100, 110, false)
+	second.SrcPort = 5001
 	for range 2 {
-		write(t, db, flow.Update{Record: rec(1, 100, 110, false)}, flow.Update{Record: rec(2, 100, 110, false)})
+		write(t, db, flow.Update{Record: rec(1, 100, 110, false)}, flow.Update{Record: second})
 	}
 	if got := rows(t, db); len(got) != 2 {
 		t.Fatalf("replay doubled rows: %+v", got)
+	}
+	// The same capture analysed by another Suricata run has new flow_ids.
+	again := rec(99, 100, 110, false)
+	write(t, db, flow.Update{Record: again})
+	if got := rows(t, db); len(got) != 2 {
+		t.Fatalf("re-analysed capture doubled rows: %+v", got)
 	}
 	// A replayed stream also re-creates the active row first; completing it
 	// must drop the duplicate rather than fail.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,14 +13,14 @@ import (
 	"github.com/pakon/pakon/src/flow"
 )
 
-const flowColumns = `flow_id, start, end, mac, src_ip, src_port, dest_ip, dest_port, proto, app_proto,
+const flowColumns = `flow_key, flow_id, start, end, mac, src_ip, src_port, dest_ip, dest_port, proto, app_proto,
 	observed_name, name_source, bytes_sent, bytes_received, pkts_sent, pkts_received, active`
 
 // Statements of the write path, prepared once per connection pool.
 const (
 	sqlInsertFlow = `INSERT INTO flows (` + flowColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (flow_id, start) DO UPDATE SET
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (flow_key) DO UPDATE SET
 			end = excluded.end, mac = excluded.mac, app_proto = excluded.app_proto,
 			observed_name = excluded.observed_name, name_source = excluded.name_source,
 			bytes_sent = excluded.bytes_sent, bytes_received = excluded.bytes_received,
@@ -27,7 +28,7 @@ const (
 			active = excluded.active`
 	// Completes the active row of a flow; the active row's start was its
 	// first event, the flow event brings the real one.
-	sqlCompleteFlow = `UPDATE flows SET start = ?, end = ?, mac = ?, src_ip = ?, src_port = ?,
+	sqlCompleteFlow = `UPDATE flows SET flow_key = ?, start = ?, end = ?, mac = ?, src_ip = ?, src_port = ?,
 			dest_ip = ?, dest_port = ?, proto = ?, app_proto = ?, observed_name = ?, name_source = ?,
 			bytes_sent = ?, bytes_received = ?, pkts_sent = ?, pkts_received = ?, active = 0
 		WHERE flow_id = ? AND active = 1`
@@ -153,7 +154,7 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 func writeFlow(ctx context.Context, tx *sql.Tx, insert, complete, discard *sql.Stmt, u *flow.Update) error {
 	r := &u.Record
 	if u.Written && !r.Active {
-		res, err := complete.ExecContext(ctx, r.Start.Seconds(), r.End.Seconds(), r.MAC,
+		res, err := complete.ExecContext(ctx, FlowKey(r), r.Start.Seconds(), r.End.Seconds(), r.MAC,
 			addrString(r.SrcIP), r.SrcPort, addrString(r.DestIP), r.DestPort, r.Proto, r.AppProto,
 			r.Name, r.Source.String(), clamp(r.BytesSent), clamp(r.BytesReceived),
 			clamp(r.PktsSent), clamp(r.PktsReceived), flowID(r.FlowID))
@@ -171,11 +172,35 @@ func writeFlow(ctx context.Context, tx *sql.Tx, insert, complete, discard *sql.S
 			return nil
 		}
 	}
-	_, err := insert.ExecContext(ctx, flowID(r.FlowID), r.Start.Seconds(), r.End.Seconds(), r.MAC,
+	_, err := insert.ExecContext(ctx, FlowKey(r), flowID(r.FlowID), r.Start.Seconds(), r.End.Seconds(), r.MAC,
 		addrString(r.SrcIP), r.SrcPort, addrString(r.DestIP), r.DestPort, r.Proto, r.AppProto,
 		r.Name, r.Source.String(), clamp(r.BytesSent), clamp(r.BytesReceived),
 		clamp(r.PktsSent), clamp(r.PktsReceived), r.Active)
 	return err
+}
+
+// FlowKey identifies a flow by what Suricata cannot renumber: its 5-tuple
+// and start time (FNV-1a, 64 bits).
+func FlowKey(r *flow.Record) int64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h = (h ^ uint64(c)) * prime
+		}
+	}
+	var buf [8]byte
+	binary.LittleEndian.PutUint64(buf[:], uint64(r.Start))
+	mix(buf[:])
+	for _, a := range []netip.Addr{r.SrcIP, r.DestIP} {
+		b := a.As16()
+		mix(b[:])
+	}
+	binary.LittleEndian.PutUint16(buf[:2], r.SrcPort)
+	binary.LittleEndian.PutUint16(buf[2:4], r.DestPort)
+	mix(buf[:4])
+	mix([]byte(r.Proto))
+	return int64(h)
 }
 
 // flowID maps Suricata's flow_id to a column value; 0 means none.

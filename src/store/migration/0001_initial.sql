@@ -2,6 +2,7 @@
 -- aggregation (flows > 1, flow_id NULL). Times are UTC epoch seconds.
 CREATE TABLE flows (
 	id             INTEGER PRIMARY KEY,
+	flow_key       INTEGER,                     -- hash of 5-tuple and start: the flow's identity
 	flow_id        INTEGER,                     -- Suricata's flow_id; NULL for merged rows
 	start          REAL    NOT NULL,
 	end            REAL    NOT NULL,
@@ -21,8 +22,11 @@ CREATE TABLE flows (
 	flows          INTEGER NOT NULL DEFAULT 1,  -- flows merged into this row
 	active         INTEGER NOT NULL DEFAULT 0   -- 1 while the flow is in progress
 );
--- Finds a flow's active row and makes re-imports idempotent.
-CREATE UNIQUE INDEX flows_flow_id ON flows (flow_id, start);
+-- Makes re-imports idempotent, even of a capture Suricata analysed again
+-- (flow_id differs between Suricata runs; 5-tuple and start do not).
+CREATE UNIQUE INDEX flows_flow_key ON flows (flow_key);
+-- Finds a flow's active row when its flow event arrives.
+CREATE INDEX flows_active ON flows (flow_id) WHERE active = 1;
 -- Time-range queries match on overlap (end >= from AND start <= to).
 CREATE INDEX flows_end ON flows (end);
 CREATE INDEX flows_mac_end ON flows (mac, end);

@@ -1,0 +1,80 @@
+// Package cli renders query results for `pakon show` (table, JSON, CSV)
+// and parses its arguments, keeping Turris PaKon's time syntax.
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseTime parses a time argument the way PaKon's pakon-show did, relative
+// to now and in loc (local time on the router):
+//
+//	now                   the current time
+//	@1700000000[.5]       Unix epoch seconds
+//	-30, -30m, -2h, -1d, -1w   that long ago (plain numbers are seconds)
+//	dd-mm-yyyy            midnight of that day
+//	dd-mm-yyyyThh:mm[:ss] that moment
+//	yyyy-mm-dd[Thh:mm[:ss]] ISO dates, too
+func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	orig := s
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return time.Time{}, fmt.Errorf("empty time")
+	case s == "now":
+		return now, nil
+	case strings.HasPrefix(s, "@"):
+		f, err := strconv.ParseFloat(s[1:], 64)
+		if err != nil || f < 0 || f > 1e11 {
+			return time.Time{}, fmt.Errorf("invalid epoch time %q", orig)
+		}
+		return time.UnixMicro(int64(f * 1e6)), nil
+	case strings.HasPrefix(s, "-"):
+		d, err := parseAgo(s[1:])
+		if err != nil {
+			return time.Time{}, fmt.Errorf("invalid relative time %q (want -N, -Nm, -Nh, -Nd or -Nw)", orig)
+		}
+		return now.Add(-d), nil
+	}
+	if loc == nil {
+		loc = time.Local
+	}
+	for _, layout := range []string{
+		"02-01-2006", "02-01-2006T15:04:05", "02-01-2006T15:04",
+		"2006-01-02", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05",
+	} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q (want dd-mm-yyyy, dd-mm-yyyyThh:mm:ss, -N[mhdw], @EPOCH or now)", orig)
+}
+
+func parseAgo(s string) (time.Duration, error) {
+	unit := time.Second
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 's':
+			s = s[:n-1]
+		case 'm':
+			unit, s = time.Minute, s[:n-1]
+		case 'h':
+			unit, s = time.Hour, s[:n-1]
+		case 'd':
+			unit, s = 24*time.Hour, s[:n-1]
+		case 'w':
+			unit, s = 7*24*time.Hour, s[:n-1]
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, err
+	}
+	if time.Duration(n) > (1<<62)/unit {
+		return 0, fmt.Errorf("too far back")
+	}
+	return time.Duration(n) * unit, nil
+}

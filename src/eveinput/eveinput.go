@@ -1,0 +1,81 @@
+// Package eveinput brings Suricata's EVE lines into an ingest pipeline: from
+// a unix stream socket Suricata connects to, from an eve.json file followed
+// as it grows and rotates, or from whole files for an import.
+package eveinput
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DefaultMaxLine is the longest EVE line accepted. Suricata's lines are a
+// few hundred bytes; HTTP events with many headers or alerts with payloads
+// reach tens of kilobytes.
+const DefaultMaxLine = 1 << 20
+
+// Sink receives lines. *ingest.Pipeline implements it.
+type Sink interface {
+	// Offer hands over a line without waiting (live sources).
+	Offer(line []byte) bool
+	// Put hands over a line, waiting for room (files).
+	Put(ctx context.Context, line []byte) error
+	// Reject counts a line that could not be handed over.
+	Reject(reason string)
+}
+
+// lineReader splits a stream into lines of at most max bytes. Longer lines
+// are skipped up to their newline and reported, so one bad line costs one
+// line, never the stream's framing.
+type lineReader struct {
+	r        *bufio.Reader
+	skipping bool
+	skipped  int
+}
+
+func newLineReader(r io.Reader, max int) *lineReader {
+	if max <= 0 {
+		max = DefaultMaxLine
+	}
+	return &lineReader{r: bufio.NewReaderSize(r, max)}
+}
+
+// errTooLong reports a line over the limit; the reader has moved past it.
+type errTooLong struct{ n int }
+
+func (e errTooLong) Error() string { return fmt.Sprintf("line of %d bytes or more is too long", e.n) }
+
+// next returns the next line without its newline. The slice is valid until
+// the next call. At the end of input it returns any unterminated rest with
+// io.ErrUnexpectedEOF, or io.EOF when nothing is left.
+func (l *lineReader) next() ([]byte, error) {
+	for {
+		line, err := l.r.ReadSlice('\n')
+		switch {
+		case err == nil:
+			if l.skipping {
+				n := l.skipped + len(line)
+				l.skipping, l.skipped = false, 0
+				return nil, errTooLong{n}
+			}
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			l.skipping = true
+			l.skipped += len(line)
+		case errors.Is(err, io.EOF):
+			if l.skipping {
+				n := l.skipped + len(line)
+				l.skipping, l.skipped = false, 0
+				return nil, errTooLong{n}
+			}
+			if len(line) > 0 {
+				return line, io.ErrUnexpectedEOF
+			}
+			return nil, io.EOF
+		default:
+			return nil, err
+		}
+	}
+}

@@ -1,0 +1,321 @@
+// Package ingest runs pakon's pipeline: EVE lines in, decoded, correlated
+// into flow records and written to the store in batches.
+//
+// Reading and processing are decoupled by a bounded queue. Live sources
+// (Suricata's socket) use Offer, which never waits: Suricata drops events
+// when its reader stalls, so a slow database must cost counted lines here,
+// not a blocked socket. Offline sources (files, imports) use Put and wait.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pakon/pakon/src/eve"
+	"github.com/pakon/pakon/src/flow"
+	"github.com/pakon/pakon/src/store"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultQueueSize     = 8192
+	DefaultBatchSize     = 4096
+	DefaultFlushInterval = time.Second
+)
+
+// ComponentKey is the slog attribute naming the component that logs.
+const ComponentKey = "component"
+
+// Options tune a Pipeline.
+type Options struct {
+	// QueueSize is how many lines wait between reading and processing.
+	// Larger absorbs longer database stalls at the cost of memory.
+	QueueSize int
+	// BatchSize is how many changes go into one transaction at most.
+	BatchSize int
+	// FlushInterval is how often pending changes are written when batches
+	// do not fill up; it bounds how stale queries can be.
+	FlushInterval time.Duration
+	// Flow configures correlation.
+	Flow   flow.Options
+	Logger *slog.Logger
+}
+
+// Stats are the pipeline's counters.
+type Stats struct {
+	LinesRead     uint64 // lines read, including rejected ones
+	LinesDropped  uint64 // lines dropped because the queue was full
+	LinesRejected uint64 // lines that were not valid EVE
+	Events        uint64 // events decoded
+	Batches       uint64 // transactions committed
+	Changes       uint64 // flow and device changes written
+	WriteErrors   uint64 // batches that failed to write
+	ActiveWritten uint64 // rows written for flows in progress
+	LastError     string // last rejected line or write error
+	LastEvent     time.Time
+	Flow          flow.Stats
+}
+
+// Pipeline is one ingest pipeline. Create it with New, feed it with Offer
+// or Put from any goroutine, and run it with Run.
+type Pipeline struct {
+	opts  Options
+	db    *store.DB
+	corr  *flow.Correlator
+	log   *slog.Logger
+	lines chan []byte
+
+	closeOnce sync.Once
+
+	read, dropped, rejected, events atomic.Uint64
+	batches, changes, writeErrors   atomic.Uint64
+	activeWritten                   atomic.Uint64
+	lastEvent                       atomic.Int64
+
+	mu        sync.Mutex
+	lastError string
+	flowStats flow.Stats
+	rejectLog rateLimiter
+}
+
+// New returns a pipeline writing to db.
+func New(db *store.DB, opts Options) *Pipeline {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Pipeline{
+		opts:  opts,
+		db:    db,
+		corr:  flow.New(opts.Flow),
+		log:   opts.Logger.With(ComponentKey, "ingest"),
+		lines: make(chan []byte, opts.QueueSize),
+	}
+}
+
+// Correlator exposes the correlator, for snapshots taken while Run is not
+// running (before it starts or after it returned).
+func (p *Pipeline) Correlator() *flow.Correlator { return p.corr }
+
+// Offer queues a copy of line without waiting. It returns false, and counts
+// the line as dropped, when the queue is full.
+func (p *Pipeline) Offer(line []byte) bool {
+	select {
+	case p.lines <- append([]byte(nil), line...):
+		p.read.Add(1)
+		return true
+	default:
+		p.dropped.Add(1)
+		return false
+	}
+}
+
+// Put queues a copy of line, waiting for room.
+func (p *Pipeline) Put(ctx context.Context, line []byte) error {
+	select {
+	case p.lines <- append([]byte(nil), line...):
+		p.read.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Reject counts a line the reader could not hand over (too long, cut off
+// by a disconnect), with the reason.
+func (p *Pipeline) Reject(reason string) {
+	p.read.Add(1)
+	p.rejected.Add(1)
+	p.noteReject(reason)
+}
+
+// CloseInput tells Run that no more lines will come: it processes what is
+// queued, writes everything out and returns. Feeding after CloseInput panics.
+func (p *Pipeline) CloseInput() { p.closeOnce.Do(func() { close(p.lines) }) }
+
+// Stats returns the current counters.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{
+		LinesRead: p.read.Load(), LinesDropped: p.dropped.Load(), LinesRejected: p.rejected.Load(),
+		Events: p.events.Load(), Batches: p.batches.Load(), Changes: p.changes.Load(),
+		WriteErrors: p.writeErrors.Load(), ActiveWritten: p.activeWritten.Load(),
+	}
+	if t := p.lastEvent.Load(); t != 0 {
+		s.LastEvent = time.Unix(0, t)
+	}
+	p.mu.Lock()
+	s.LastError, s.Flow = p.lastError, p.flowStats
+	p.mu.Unlock()
+	return s
+}
+
+func (p *Pipeline) noteReject(reason string) {
+	p.mu.Lock()
+	p.lastError = reason
+	allow, suppressed := p.rejectLog.allow(time.Now())
+	p.mu.Unlock()
+	if allow {
+		p.log.Warn("rejected EVE line", "reason", reason, "suppressed", suppressed)
+	}
+}
+
+// Run processes lines until CloseInput was called and the queue is empty,
+// or ctx is cancelled; either way it writes out everything it holds
+// (open flows as active rows) before returning.
+func (p *Pipeline) Run(ctx context.Context) error {
+	batches := make(chan *store.Batch, 2)
+	free := make(chan *store.Batch, 3)
+	for range 3 {
+		free <- &store.Batch{}
+	}
+	var writeErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for b := range batches {
+			if err := p.write(b); err != nil && writeErr == nil {
+				writeErr = err
+			}
+			b.Reset()
+			free <- b
+		}
+	}()
+
+	var dec eve.Decoder
+	var ev eve.Event
+	batch := <-free
+	ticker := time.NewTicker(p.opts.FlushInterval)
+	defer ticker.Stop()
+	var seen uint64
+	send := func(final bool) {
+		if e := p.events.Load(); e != seen {
+			seen = e
+			p.lastEvent.Store(time.Now().UnixNano())
+		}
+		before := len(batch.Updates)
+		batch.Updates = p.corr.Drain(batch.Updates, final)
+		for _, u := range batch.Updates[before:] {
+			if u.Record.Active && u.Op == flow.OpUpsert {
+				p.activeWritten.Add(1)
+			}
+		}
+		batch.Devices = append(batch.Devices, p.corr.TakeDevices()...)
+		p.mu.Lock()
+		p.flowStats = p.corr.Stats()
+		p.mu.Unlock()
+		if batch.Len() == 0 {
+			return
+		}
+		batches <- batch
+		batch = <-free
+	}
+	handle := func(line []byte) {
+		if err := dec.Decode(line, &ev); err != nil {
+			if errors.Is(err, eve.ErrEmpty) {
+				return
+			}
+			p.rejected.Add(1)
+			p.noteReject(fmt.Sprintf("%v in %s", err, excerpt(line)))
+			return
+		}
+		p.events.Add(1)
+		p.corr.Handle(&ev)
+	}
+
+	n := 0
+loop:
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				break loop
+			}
+			handle(line)
+			if n++; n >= p.opts.BatchSize {
+				n = 0
+				send(false)
+			}
+		case <-ticker.C:
+			n = 0
+			send(false)
+		case <-ctx.Done():
+			// Take what is already queued, without waiting for more.
+			for {
+				select {
+				case line, ok := <-p.lines:
+					if !ok {
+						break loop
+					}
+					handle(line)
+				default:
+					break loop
+				}
+			}
+		}
+	}
+	send(true)
+	close(batches)
+	wg.Wait()
+	return writeErr
+}
+
+func (p *Pipeline) write(b *store.Batch) error {
+	// The final flush runs after cancellation; it must still complete.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.db.Write(ctx, b); err != nil {
+		p.writeErrors.Add(1)
+		p.mu.Lock()
+		p.lastError = err.Error()
+		p.mu.Unlock()
+		p.log.Error("write batch", "changes", b.Len(), "err", err)
+		return err
+	}
+	p.batches.Add(1)
+	p.changes.Add(uint64(b.Len()))
+	return nil
+}
+
+// excerpt shortens a line for a log message.
+func excerpt(line []byte) string {
+	const n = 120
+	if len(line) <= n {
+		return fmt.Sprintf("%q", line)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", line[:n], len(line))
+}
+
+// rateLimiter lets a burst of log lines through, then one per interval.
+type rateLimiter struct {
+	burst      int
+	last       time.Time
+	suppressed int
+}
+
+func (r *rateLimiter) allow(now time.Time) (bool, int) {
+	if r.burst < 10 {
+		r.burst++
+		return true, 0
+	}
+	if now.Sub(r.last) >= time.Minute {
+		s := r.suppressed
+		r.last, r.suppressed = now, 0
+		return true, s
+	}
+	r.suppressed++
+	return false, 0
+}
