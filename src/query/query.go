@@ -125,12 +125,12 @@ func Flows(ctx context.Context, db *store.DB, p Params) (*Result, error) {
 	}
 	where, args := p.where()
 	res := &Result{Rows: []Row{}}
-	if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM flows f"+where, args...).Scan(&res.Total); err != nil {
+	if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM "+store.AllFlows+" f"+where, args...).Scan(&res.Total); err != nil {
 		return nil, fmt.Errorf("count flows: %w", err)
 	}
 	q := `SELECT f.start, f.end, f.mac, d.dhcp_name, f.src_ip, f.src_port, f.dest_ip, f.dest_port,
 		f.proto, f.app_proto, f.observed_name, f.name_source, f.bytes_sent, f.bytes_received, f.active, f.flows
-		FROM flows f LEFT JOIN devices d ON d.mac = f.mac` + where +
+		FROM ` + store.AllFlows + ` f LEFT JOIN devices d ON d.mac = f.mac` + where +
 		" ORDER BY " + order + " " + dir + ", f.id " + dir
 	if p.Limit > 0 {
 		q += " LIMIT ? OFFSET ?"

@@ -10,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,7 +20,7 @@ import (
 	"strconv"
 	"strings"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3"
 )
 
 //go:embed migration/*.sql
@@ -32,7 +33,16 @@ var ErrNoDatabase = errors.New("no database")
 type Options struct {
 	// ReadOnly opens an existing database for queries only (the CLI).
 	ReadOnly bool
+	// ArchivePath, when set, attaches the archive database (created and
+	// migrated first unless ReadOnly) as schema "archive" on every
+	// connection. Queries read the TEMP VIEW all_flows, which is the live
+	// flows plus the archived ones; without an archive it is the live
+	// flows alone.
+	ArchivePath string
 }
+
+// AllFlows is the view queries read: live and archived flows together.
+const AllFlows = "all_flows"
 
 // DB is an open pakon database.
 type DB struct {
@@ -61,10 +71,23 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		// One shared in-memory database for all connections of the pool.
 		dsn = "file::memory:?cache=shared&_busy_timeout=5000"
 	}
-	sqldb, err := sql.Open("sqlite3", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+	attach := ""
+	if opts.ArchivePath != "" {
+		if !opts.ReadOnly {
+			archive, err := Open(ctx, opts.ArchivePath, Options{})
+			if err != nil {
+				return nil, err
+			}
+			archive.Close()
+		} else if _, err := os.Stat(opts.ArchivePath); err != nil {
+			return nil, fmt.Errorf("open archive %s: %w", opts.ArchivePath, ErrNoDatabase)
+		}
+		attach = "file:" + opts.ArchivePath
+		if opts.ReadOnly {
+			attach += "?mode=ro"
+		}
 	}
+	sqldb := sql.OpenDB(&connector{dsn: dsn, attach: attach, driver: &sqlite3.SQLiteDriver{}})
 	db := &DB{sql: sqldb, path: path}
 	if path == ":memory:" {
 		sqldb.SetMaxOpenConns(1)
@@ -82,6 +105,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 			sqldb.Close()
 			return nil, fmt.Errorf("migrate database %s: %w", path, err)
 		}
+		// Connections opened before the first migration lack the view.
+		sqldb.SetMaxIdleConns(0)
+		sqldb.SetMaxIdleConns(2)
 	} else if v, err := db.SchemaVersion(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -90,6 +116,38 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w (empty file)", path, ErrNoDatabase)
 	}
 	return db, nil
+}
+
+// connector opens connections that see the archive (when there is one)
+// and the all_flows view.
+type connector struct {
+	dsn, attach string
+	driver      *sqlite3.SQLiteDriver
+}
+
+func (c *connector) Driver() driver.Driver { return c.driver }
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.driver.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	sc := conn.(*sqlite3.SQLiteConn)
+	view := "CREATE TEMP VIEW IF NOT EXISTS " + AllFlows + " AS SELECT * FROM main.flows"
+	if c.attach != "" {
+		if _, err := sc.Exec("ATTACH DATABASE ? AS archive", []driver.Value{c.attach}); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("attach archive: %w", err)
+		}
+		view += " UNION ALL SELECT * FROM archive.flows"
+	}
+	// On an empty file (read-only open before any migration) main.flows
+	// does not exist yet; the view is created once it does.
+	if _, err := sc.Exec(view, nil); err != nil && !strings.Contains(err.Error(), "no such table") {
+		conn.Close()
+		return nil, fmt.Errorf("create %s view: %w", AllFlows, err)
+	}
+	return conn, nil
 }
 
 // createPrivate makes sure the database file exists with mode 0600 before

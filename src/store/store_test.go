@@ -151,3 +151,42 @@ func TestFilesArePrivateAndReopen(t *testing.T) {
 		t.Fatal("read-only open of a missing file succeeded")
 	}
 }
+
+func TestAllFlowsSpansArchive(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	archivePath := filepath.Join(dir, "archive.db")
+	db, err := store.Open(ctx, filepath.Join(dir, "live.db"), store.Options{ArchivePath: archivePath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	write(t, db, flow.Update{Record: rec(1, 100, 110, false)})
+	archive, err := store.Open(ctx, archivePath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := rec(2, 50, 60, false)
+	old.SrcPort = 6000
+	write(t, archive, flow.Update{Record: old})
+	archive.Close()
+
+	count := func(db *store.DB) int {
+		var n int
+		if err := db.SQL().QueryRow("SELECT count(*) FROM " + store.AllFlows + " WHERE end >= 0").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(db); n != 2 {
+		t.Fatalf("all_flows has %d rows, want 2", n)
+	}
+	ro, err := store.Open(ctx, filepath.Join(dir, "live.db"), store.Options{ReadOnly: true, ArchivePath: archivePath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if n := count(ro); n != 2 {
+		t.Fatalf("read-only all_flows has %d rows, want 2", n)
+	}
+}
