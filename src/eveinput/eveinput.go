@@ -26,52 +26,57 @@ type Sink interface {
 	Reject(reason string)
 }
 
-// lineReader splits a stream into lines of at most max bytes. Longer lines
-// are skipped up to their newline and reported, so one bad line costs one
-// line, never the stream's framing.
+// lineReader splits a stream into lines of at most max bytes (without the
+// newline). Longer lines are skipped up to their newline and reported, so
+// one bad line costs one line, never the stream's framing.
 type lineReader struct {
-	r        *bufio.Reader
-	skipping bool
-	skipped  int
+	r   *bufio.Reader
+	max int
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
 	if max <= 0 {
 		max = DefaultMaxLine
 	}
-	return &lineReader{r: bufio.NewReaderSize(r, max)}
+	// One byte more than max leaves room for the newline of a line of
+	// exactly max bytes.
+	return &lineReader{r: bufio.NewReaderSize(r, max+1), max: max}
 }
 
 // errTooLong reports a line over the limit; the reader has moved past it.
 type errTooLong struct{ n int }
 
-func (e errTooLong) Error() string { return fmt.Sprintf("line of %d bytes or more is too long", e.n) }
+func (e errTooLong) Error() string { return fmt.Sprintf("line of %d bytes is too long", e.n) }
+
+// errNoNewline reports the unterminated rest of the input. It is the
+// reader's own sentinel: io.ErrUnexpectedEOF would be confused with a
+// truncated gzip stream, which is an error.
+var errNoNewline = errors.New("last line has no newline")
 
 // next returns the next line without its newline. The slice is valid until
 // the next call. At the end of input it returns any unterminated rest with
-// io.ErrUnexpectedEOF, or io.EOF when nothing is left.
+// errNoNewline, or io.EOF when nothing is left; any other error is the
+// underlying reader's.
 func (l *lineReader) next() ([]byte, error) {
+	skipped := 0
 	for {
 		line, err := l.r.ReadSlice('\n')
 		switch {
 		case err == nil:
-			if l.skipping {
-				n := l.skipped + len(line)
-				l.skipping, l.skipped = false, 0
+			line = line[:len(line)-1]
+			if n := skipped + len(line); n > l.max {
 				return nil, errTooLong{n}
 			}
-			return line[:len(line)-1], nil
+			return line, nil
 		case errors.Is(err, bufio.ErrBufferFull):
-			l.skipping = true
-			l.skipped += len(line)
+			skipped += len(line)
 		case errors.Is(err, io.EOF):
-			if l.skipping {
-				n := l.skipped + len(line)
-				l.skipping, l.skipped = false, 0
+			n := skipped + len(line)
+			switch {
+			case n > l.max:
 				return nil, errTooLong{n}
-			}
-			if len(line) > 0 {
-				return line, io.ErrUnexpectedEOF
+			case n > 0:
+				return line, errNoNewline
 			}
 			return nil, io.EOF
 		default:

@@ -37,13 +37,17 @@ func ReadFile(ctx context.Context, path string, maxLine int, sink Sink) (int, er
 	lr := newLineReader(r, maxLine)
 	n := 0
 	for {
+		// Put alone may not notice a cancellation while the sink has room.
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("read %s: %w", path, err)
+		}
 		line, err := lr.next()
 		var tooLong errTooLong
 		switch {
-		case err == nil, errors.Is(err, io.ErrUnexpectedEOF):
+		case err == nil, errors.Is(err, errNoNewline):
 			n++
 			if err := sink.Put(ctx, line); err != nil {
-				return n, err
+				return n, fmt.Errorf("read %s: %w", path, err)
 			}
 			if err != nil {
 				return n, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -149,7 +148,7 @@ func (s *Socket) read(c net.Conn) {
 			s.Sink.Offer(line)
 		case errors.As(err, &tooLong):
 			s.Sink.Reject(tooLong.Error())
-		case errors.Is(err, io.ErrUnexpectedEOF):
+		case errors.Is(err, errNoNewline):
 			// Suricata went away mid-line: the rest of that line is lost.
 			s.Sink.Reject(fmt.Sprintf("line cut off by disconnect after %d bytes", len(line)))
 			return
