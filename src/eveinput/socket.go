@@ -56,19 +56,54 @@ func (s *Socket) Listen() error {
 		}
 		s.Logger.Info("removed stale socket", "path", s.Path)
 	}
-	ln, err := net.Listen("unix", s.Path)
+	ln, err := listenPrivate(s.Path)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.Path, err)
-	}
-	// Suricata may run as another user in the same group; nobody else may
-	// inject events.
-	if err := os.Chmod(s.Path, 0o660); err != nil {
-		ln.Close()
 		return fmt.Errorf("listen on %s: %w", s.Path, err)
 	}
 	s.ln = ln
 	s.conns = make(map[net.Conn]struct{})
 	return nil
+}
+
+// maxSocketPath is the longest path a unix socket can be bound to (Linux's
+// sun_path holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
+// listenPrivate listens on path with mode 0660 from the first moment:
+// Suricata may run as another user in the same group, and nobody else may
+// inject events. A chmod after bind would leave a window in which anyone
+// could connect (and stay connected), so the socket is bound in a fresh
+// private directory, given its mode there and hard-linked into place; a
+// link, unlike a rename, fails instead of replacing a socket that appeared
+// meanwhile. Paths too long for that detour get bind and chmod.
+func listenPrivate(path string) (*net.UnixListener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".pakon")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	if len(tmp) > maxSocketPath {
+		tmp = path
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	// Serve removes the socket at path; the temporary name goes with dir.
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, 0o660); err != nil {
+		ln.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
+	if tmp != path {
+		if err := os.Link(tmp, path); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	return ln, nil
 }
 
 // Connected returns how many clients (Suricata instances) are connected.
@@ -86,19 +121,30 @@ func (s *Socket) LastConnect() time.Time {
 }
 
 // Serve accepts connections until ctx is done, then closes the listener and
-// every connection and waits for their readers.
+// every connection, waits for their readers and removes the socket file.
+// Call it once, after Listen.
 func (s *Socket) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		s.ln.Close()
+	if s.ln == nil {
+		return fmt.Errorf("serve %s: not listening", s.Path)
+	}
+	var closed bool
+	closeAll := func() {
 		s.mu.Lock()
+		closed = true
+		s.ln.Close()
 		for c := range s.conns {
 			c.Close()
 		}
 		s.mu.Unlock()
-	})
-	defer stop()
-	defer s.wg.Wait()
-	defer os.Remove(s.Path)
+	}
+	stop := context.AfterFunc(ctx, closeAll)
+	defer func() {
+		stop()
+		// On any return, not only cancellation: no reader may outlive Serve.
+		closeAll()
+		s.wg.Wait()
+		os.Remove(s.Path)
+	}()
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
@@ -109,22 +155,26 @@ func (s *Socket) Serve(ctx context.Context) error {
 				return fmt.Errorf("accept on %s: %w", s.Path, err)
 			}
 			s.Logger.Warn("accept", "path", s.Path, "err", err)
-			time.Sleep(100 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
 			continue
 		}
 		s.mu.Lock()
-		if ctx.Err() != nil {
+		if closed {
 			s.mu.Unlock()
 			c.Close()
 			return nil
 		}
 		s.conns[c] = struct{}{}
-		s.mu.Unlock()
 		s.connected.Add(1)
+		s.wg.Add(1)
+		s.mu.Unlock()
 		s.connections.Add(1)
 		s.lastConnect.Store(time.Now().UnixNano())
 		s.Logger.Info("EVE client connected", "path", s.Path)
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.read(c)
