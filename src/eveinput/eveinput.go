@@ -16,7 +16,8 @@ import (
 // reach tens of kilobytes.
 const DefaultMaxLine = 1 << 20
 
-// Sink receives lines. *ingest.Pipeline implements it.
+// Sink receives lines. *ingest.Pipeline implements it. A line is only
+// valid during the call: the reader reuses its buffer.
 type Sink interface {
 	// Offer hands over a line without waiting (live sources).
 	Offer(line []byte) bool
