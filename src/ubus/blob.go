@@ -89,6 +89,10 @@ func (e *encoder) writeString(s string) {
 	e.buf = append(e.buf, s...)
 }
 
+func (e *encoder) putBE64(u uint64) {
+	e.write(byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32), byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+}
+
 // open starts an attribute and returns its offset for close.
 func (e *encoder) open(id uint8, extended bool) int {
 	start := len(e.buf)

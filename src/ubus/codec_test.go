@@ -293,3 +293,32 @@ func TestStatusAndError(t *testing.T) {
 		t.Error("StatusOf")
 	}
 }
+
+// BenchmarkDecode decodes the `all` reply (blobmsg_types.hex [11]), which
+// holds every blobmsg type.
+func BenchmarkDecode(b *testing.B) {
+	data := vectorAt(b, "blobmsg_types.hex", 11).Bytes
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ubus.Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncode encodes the same message.
+func BenchmarkEncode(b *testing.B) {
+	data := vectorAt(b, "blobmsg_types.hex", 11).Bytes
+	m, err := ubus.Decode(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Encode(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -125,12 +125,8 @@ func (v Int16) appendData(e *encoder)  { e.write(byte(v>>8), byte(v)) }
 func (v Int32) appendData(e *encoder) {
 	e.write(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
-func (v Int64) appendData(e *encoder) {
-	e.write(binary.BigEndian.AppendUint64(nil, uint64(v))...)
-}
-func (v Double) appendData(e *encoder) {
-	e.write(binary.BigEndian.AppendUint64(nil, math.Float64bits(float64(v)))...)
-}
+func (v Int64) appendData(e *encoder)  { e.putBE64(uint64(v)) }
+func (v Double) appendData(e *encoder) { e.putBE64(math.Float64bits(float64(v))) }
 func (v Unspec) appendData(e *encoder) { e.write(v...) }
 func (v Array) appendData(e *encoder) {
 	for _, x := range v {
