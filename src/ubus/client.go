@@ -130,7 +130,12 @@ func (c *Client) Open(ctx context.Context) error {
 		return errors.New("ubus client already open")
 	}
 	c.opened = true
+	// Open counts as a goroutine of the client until it returns, so that
+	// a concurrent Close waits for it and every wg.Add below happens
+	// while the count is above zero.
+	c.wg.Add(1)
 	c.mu.Unlock()
+	defer c.wg.Done()
 
 	cn, err := c.connect(ctx)
 	if err != nil {
@@ -259,13 +264,21 @@ func (c *Client) restore(ctx context.Context, cn *conn) error {
 			return fmt.Errorf("object %s: %w", o.Name, err)
 		}
 	}
+	// A listener or subscription that ubusd refuses (an ACL, say) would be
+	// refused again after any number of reconnects: log it and go on.
+	// Lost connections and timeouts fail the attempt, which is retried.
+	var refused *Error
 	for _, l := range c.listeners {
-		if err := l.register(ctx, cn); err != nil {
+		if err := l.register(ctx, cn); errors.As(err, &refused) {
+			cn.log.Warn("ubusd refused a listener", "pattern", l.pattern, "err", err)
+		} else if err != nil {
 			return fmt.Errorf("listen %s: %w", l.pattern, err)
 		}
 	}
 	for _, s := range c.subs {
-		if err := s.register(ctx, cn); err != nil {
+		if err := s.register(ctx, cn); errors.As(err, &refused) {
+			cn.log.Warn("ubusd refused a subscription", "path", s.path, "err", err)
+		} else if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.path, err)
 		}
 	}
