@@ -11,6 +11,25 @@ import (
 // one Decoder per goroutine.
 type Decoder struct {
 	s scanner
+	// names interns MAC addresses and host names: a home network repeats
+	// the same few dozen devices and a few thousand names all day, so
+	// sharing one copy saves an allocation per event and memory per flow.
+	names map[string]string
+}
+
+// maxInterned bounds the intern table; it is emptied when full.
+const maxInterned = 8192
+
+func (d *Decoder) intern(b []byte) string {
+	if v, ok := d.names[string(b)]; ok {
+		return v
+	}
+	if d.names == nil || len(d.names) >= maxInterned {
+		d.names = make(map[string]string, 256)
+	}
+	v := string(b)
+	d.names[v] = v
+	return v
 }
 
 // FieldError reports a field whose value has the wrong type or form.
@@ -192,11 +211,44 @@ func (d *Decoder) addr() (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	if a, ok := parseIPv4(b); ok {
+		return a, nil
+	}
 	a, err := netip.ParseAddr(string(b))
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("invalid IP address %q", b)
 	}
 	return a.Unmap(), nil
+}
+
+// parseIPv4 parses dotted-quad IPv4 without allocating; anything else is
+// left to netip.ParseAddr.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	field, n, digits := 0, 0, 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && n == 0 { // leading zero
+				return netip.Addr{}, false
+			}
+			n = n*10 + int(c-'0')
+			digits++
+			if n > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			ip[field] = byte(n)
+			field, n, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(n)
+	return netip.AddrFrom4(ip), true
 }
 
 func (d *Decoder) port() (uint16, error) {
@@ -215,7 +267,17 @@ func (d *Decoder) mac() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return NormalizeMAC(b)
+	if v, ok := d.names[string(b)]; ok {
+		return v, nil // seen before, so already valid and normalized
+	}
+	m, err := NormalizeMAC(b)
+	if err != nil {
+		return "", err
+	}
+	if string(b) == m {
+		return d.intern(b), nil
+	}
+	return m, nil
 }
 
 // NormalizeMAC returns a MAC address as lower-case colon-separated hex, the
@@ -318,13 +380,36 @@ func (d *Decoder) flow(f *Flow) error {
 	})
 }
 
-// hostname reads a host name and returns it lower-case without a trailing dot.
+// hostname reads a host name and returns it lower-case without a trailing
+// dot, interned when it already was in that form.
 func (d *Decoder) hostname() (string, error) {
-	v, err := d.s.str()
+	s := &d.s
+	if s.peek() == 'n' {
+		return "", s.null()
+	}
+	b, err := s.rawString()
 	if err != nil {
 		return "", err
 	}
-	return NormalizeHostname(v), nil
+	if v, ok := d.names[string(b)]; ok {
+		return v, nil
+	}
+	if len(b) == 0 || len(b) > 255 || !isNormalHostname(b) {
+		return NormalizeHostname(string(bytesToValidUTF8IfNeeded(b))), nil
+	}
+	return d.intern(b), nil
+}
+
+func isNormalHostname(b []byte) bool {
+	if b[len(b)-1] == '.' {
+		return false
+	}
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // NormalizeHostname lower-cases a host name and drops a trailing dot.

@@ -154,7 +154,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"flow without object", `{"timestamp":"2024-05-01T10:00:00Z","event_type":"flow","src_ip":"10.0.0.5","dest_ip":"10.0.0.6"}`, "flow: missing"},
 		{"tls without addresses", `{"timestamp":"2024-05-01T10:00:00Z","event_type":"tls","tls":{}}`, "missing address"},
 		{"bad mac", `{"timestamp":"2024-05-01T10:00:00Z","event_type":"tls","ether":{"src_mac":"zz"}}`, `ether: src_mac: invalid MAC address "zz"`},
-		{"control char", "{\"timestamp\":\"2024\x01\"}", "control character"},
+		{"control char kept", "{\"timestamp\":\"2024\x01\"}", "invalid timestamp"},
 		{"bad escape", `{"timestamp":"a\q"}`, `invalid escape \q`},
 		{"deep nesting", `{"timestamp":"2024-05-01T10:00:00Z","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, "nesting deeper"},
 		{"negative counter", `{"timestamp":"2024-05-01T10:00:00Z","event_type":"flow","flow":{"bytes_toserver":-1}}`, "want an unsigned integer"},
@@ -191,6 +191,23 @@ func TestParseTimestamp(t *testing.T) {
 		got, err := eve.ParseTimestamp([]byte(in))
 		if err != nil || int64(got) != want {
 			t.Errorf("ParseTimestamp(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
+
+func TestParseIPv4Fast(t *testing.T) {
+	for _, in := range []string{"10.0.0.1", "255.255.255.255", "0.0.0.0", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.", "::ffff:1.2.3.4", "2001:0db8::0001"} {
+		line := `{"timestamp":"2024-05-01T10:00:00Z","event_type":"stats","src_ip":"` + in + `"}`
+		var d eve.Decoder
+		var ev eve.Event
+		err := d.Decode([]byte(line), &ev)
+		want, werr := netip.ParseAddr(in)
+		if (err != nil) != (werr != nil) {
+			t.Errorf("%q: err %v, netip err %v", in, err, werr)
+			continue
+		}
+		if err == nil && ev.SrcIP != want.Unmap() {
+			t.Errorf("%q: got %v want %v", in, ev.SrcIP, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package eve
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -123,27 +124,26 @@ func (s *scanner) array(fn func() error) error {
 }
 
 // rawString reads a string and returns its contents, unescaped. The result
-// aliases the input or the scratch buffer: copy it to keep it.
+// aliases the input or the scratch buffer: copy it to keep it. Control
+// characters are accepted: Suricata escapes them, and refusing a line for
+// one would lose an event over nothing.
 func (s *scanner) rawString() ([]byte, error) {
 	if err := s.expect('"'); err != nil {
 		return nil, err
 	}
 	start := s.pos
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		switch {
-		case c == '"':
-			b := s.data[start:s.pos]
-			s.pos++
-			return b, nil
-		case c == '\\':
-			return s.escapedString(start)
-		case c < 0x20:
-			return nil, s.errorf("control character in string")
-		}
-		s.pos++
+	rest := s.data[start:]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		s.pos = len(s.data)
+		return nil, s.errorf("unterminated string")
 	}
-	return nil, s.errorf("unterminated string")
+	if bs := bytes.IndexByte(rest[:end], '\\'); bs >= 0 {
+		s.pos = start + bs
+		return s.escapedString(start)
+	}
+	s.pos = start + end + 1
+	return rest[:end], nil
 }
 
 func (s *scanner) escapedString(start int) ([]byte, error) {
@@ -154,8 +154,6 @@ func (s *scanner) escapedString(start int) ([]byte, error) {
 		case c == '"':
 			s.pos++
 			return s.scratch, nil
-		case c < 0x20:
-			return nil, s.errorf("control character in string")
 		case c != '\\':
 			s.scratch = append(s.scratch, c)
 			s.pos++
@@ -338,8 +336,58 @@ func (s *scanner) boolean() (bool, error) {
 	return false, s.errorf("want true or false")
 }
 
-// skip consumes any value.
-func (s *scanner) skip() error { return s.skipDepth(0) }
+// skip consumes any value. Containers are skipped by a byte scan that only
+// tracks nesting and strings (Suricata nests whole protocol records the
+// decoder does not read, e.g. "tcp" or "ja3"), falling back to the full
+// tokenizer to report an error when the scan finds something off.
+func (s *scanner) skip() error {
+	switch s.peek() {
+	case '{', '[':
+		if s.fastSkip() {
+			return nil
+		}
+	}
+	return s.skipDepth(0)
+}
+
+// fastSkip skips a balanced container starting at s.pos. It returns false,
+// leaving s.pos unchanged, when the container is unbalanced, truncated or
+// too deep; the caller then reports the error with the exact tokenizer.
+func (s *scanner) fastSkip() bool {
+	depth := 0
+	data := s.data
+	for i := s.pos; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			if depth++; depth > maxDepth {
+				return false
+			}
+		case '}', ']':
+			if depth--; depth == 0 {
+				s.pos = i + 1
+				return true
+			}
+		case '"':
+			// Find the closing quote, not escaped by an odd number of
+			// backslashes.
+			for {
+				j := bytes.IndexByte(data[i+1:], '"')
+				if j < 0 {
+					return false
+				}
+				i += j + 1
+				n := 0
+				for k := i - 1; data[k] == '\\'; k-- {
+					n++
+				}
+				if n%2 == 0 {
+					break
+				}
+			}
+		}
+	}
+	return false
+}
 
 func (s *scanner) skipDepth(depth int) error {
 	if depth > maxDepth {
@@ -351,20 +399,25 @@ func (s *scanner) skipDepth(depth int) error {
 	case '[':
 		return s.array(func() error { return s.skipDepth(depth + 1) })
 	case '"':
-		// Skip without unescaping.
+		// Skip without unescaping: find a quote not escaped by an odd
+		// number of backslashes.
 		s.pos++
-		for s.pos < len(s.data) {
-			switch s.data[s.pos] {
-			case '\\':
-				s.pos += 2
-				continue
-			case '"':
-				s.pos++
+		for {
+			i := bytes.IndexByte(s.data[s.pos:], '"')
+			if i < 0 {
+				s.pos = len(s.data)
+				return s.errorf("unterminated string")
+			}
+			q := s.pos + i
+			n := 0
+			for j := q - 1; j >= s.pos && s.data[j] == '\\'; j-- {
+				n++
+			}
+			s.pos = q + 1
+			if n%2 == 0 {
 				return nil
 			}
-			s.pos++
 		}
-		return s.errorf("unterminated string")
 	case 't', 'f':
 		_, err := s.boolean()
 		return err
