@@ -36,7 +36,10 @@ type Options struct {
 	// QueueSize is how many lines wait between reading and processing.
 	// Larger absorbs longer database stalls at the cost of memory.
 	QueueSize int
-	// BatchSize is how many changes go into one transaction at most.
+	// BatchSize is how many lines are processed at most before the changes
+	// they caused are handed to the writer; a larger one means fewer, larger
+	// transactions. The final flush at the end of Run writes everything
+	// still held in one transaction, whatever its size.
 	BatchSize int
 	// FlushInterval is how often pending changes are written when batches
 	// do not fill up; it bounds how stale queries can be.
@@ -48,7 +51,7 @@ type Options struct {
 
 // Stats are the pipeline's counters.
 type Stats struct {
-	LinesRead     uint64 // lines read, including rejected ones
+	LinesRead     uint64 // lines handed to the pipeline, including dropped and rejected ones
 	LinesDropped  uint64 // lines dropped because the queue was full
 	LinesRejected uint64 // lines that were not valid EVE
 	Events        uint64 // events decoded
@@ -111,11 +114,11 @@ func New(db *store.DB, opts Options) *Pipeline {
 func (p *Pipeline) Correlator() *flow.Correlator { return p.corr }
 
 // Offer queues a copy of line without waiting. It returns false, and counts
-// the line as dropped, when the queue is full.
+// the line as read and dropped, when the queue is full.
 func (p *Pipeline) Offer(line []byte) bool {
+	p.read.Add(1)
 	select {
 	case p.lines <- append([]byte(nil), line...):
-		p.read.Add(1)
 		return true
 	default:
 		p.dropped.Add(1)
@@ -123,8 +126,14 @@ func (p *Pipeline) Offer(line []byte) bool {
 	}
 }
 
-// Put queues a copy of line, waiting for room.
+// Put queues a copy of line, waiting for room. It returns ctx's error,
+// without queueing the line, when ctx is done.
 func (p *Pipeline) Put(ctx context.Context, line []byte) error {
+	// select picks at random among ready cases: without this check a done
+	// ctx would still let lines in while there is room.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case p.lines <- append([]byte(nil), line...):
 		p.read.Add(1)
@@ -173,8 +182,11 @@ func (p *Pipeline) noteReject(reason string) {
 }
 
 // Run processes lines until CloseInput was called and the queue is empty,
-// or ctx is cancelled; either way it writes out everything it holds
-// (open flows as active rows) before returning.
+// or ctx is cancelled (then it still processes the lines queued at that
+// moment); either way it writes out everything it holds (open flows as
+// active rows) before returning. A batch that fails to write is counted
+// in WriteErrors and lost; Run goes on and returns the first such error
+// at the end.
 func (p *Pipeline) Run(ctx context.Context) error {
 	batches := make(chan *store.Batch, 2)
 	free := make(chan *store.Batch, 3)
@@ -253,8 +265,9 @@ loop:
 			n = 0
 			send(false)
 		case <-ctx.Done():
-			// Take what is already queued, without waiting for more.
-			for {
+			// Take what is already queued, without waiting for more (and
+			// without chasing a producer that keeps up).
+			for range len(p.lines) {
 				select {
 				case line, ok := <-p.lines:
 					if !ok {
@@ -265,6 +278,7 @@ loop:
 					break loop
 				}
 			}
+			break loop
 		}
 	}
 	send(true)
@@ -299,7 +313,14 @@ func excerpt(line []byte) string {
 	return fmt.Sprintf("%q… (%d bytes)", line[:n], len(line))
 }
 
-// rateLimiter lets a burst of log lines through, then one per interval.
+// Log rate limit for rejected lines: a burst, then one per interval.
+const (
+	logBurst    = 10
+	logInterval = time.Minute
+)
+
+// rateLimiter lets the first logBurst log lines through, then one per
+// logInterval, which reports how many were suppressed since the last one.
 type rateLimiter struct {
 	burst      int
 	last       time.Time
@@ -307,11 +328,12 @@ type rateLimiter struct {
 }
 
 func (r *rateLimiter) allow(now time.Time) (bool, int) {
-	if r.burst < 10 {
+	if r.burst < logBurst {
 		r.burst++
+		r.last = now
 		return true, 0
 	}
-	if now.Sub(r.last) >= time.Minute {
+	if now.Sub(r.last) >= logInterval {
 		s := r.suppressed
 		r.last, r.suppressed = now, 0
 		return true, s
