@@ -17,11 +17,20 @@ import (
 // Socket is a unix stream socket server that Suricata's eve-log output
 // (filetype: unix_stream) connects to as a client. Suricata reconnects after
 // a restart; each connection is read until it closes.
+//
+// Lines go to the Sink with Offer: a full queue costs counted lines rather
+// than a stalled reader, which would hold up Suricata's writes.
 type Socket struct {
-	Path    string
+	// Path is where the socket is created (mode 0660, its directory 0750
+	// when Listen creates it).
+	Path string
+	// MaxLine is the longest line accepted; zero means DefaultMaxLine. Each
+	// connection holds a read buffer of this size.
 	MaxLine int
-	Sink    Sink
-	Logger  *slog.Logger
+	// Sink receives the lines and counts the rejected ones.
+	Sink Sink
+	// Logger logs connections; nil means slog.Default().
+	Logger *slog.Logger
 
 	ln          net.Listener
 	connected   atomic.Int32
