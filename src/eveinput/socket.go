@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -56,9 +57,15 @@ func (s *Socket) Listen() error {
 		if st.Mode().Type() != fs.ModeSocket {
 			return fmt.Errorf("listen on %s: exists and is not a socket", s.Path)
 		}
-		if c, err := net.DialTimeout("unix", s.Path, time.Second); err == nil {
+		c, err := net.DialTimeout("unix", s.Path, time.Second)
+		if err == nil {
 			c.Close()
 			return fmt.Errorf("listen on %s: another process is listening there", s.Path)
+		}
+		// Only a refused connection proves that nobody listens; a full
+		// backlog (EAGAIN) or a permission error does not.
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("listen on %s: cannot tell whether the socket is in use: %w", s.Path, err)
 		}
 		if err := os.Remove(s.Path); err != nil {
 			return fmt.Errorf("remove stale socket %s: %w", s.Path, err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,6 +128,41 @@ func TestSocketListenRefuses(t *testing.T) {
 		c := dial(t, path)
 		send(t, c, "{\"still\":1}\n")
 		equalLines(t, first.sink.waitLines(t, 1), []string{`{"still":1}`})
+	})
+	t.Run("live listener with a full backlog", func(t *testing.T) {
+		path := sockPath(t)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		// A listener that accepts nothing and queues at most one or two.
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(fd)
+		if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Listen(fd, 0); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; ; i++ {
+			c, err := net.Dial("unix", path)
+			if err != nil {
+				break
+			}
+			defer c.Close()
+			if i > 100 {
+				t.Skip("backlog does not fill up")
+			}
+		}
+		s := &eveinput.Socket{Path: path, Sink: &fakeSink{}, Logger: discardLogger()}
+		if err := s.Listen(); err == nil {
+			t.Fatal("Listen took over a live socket whose backlog is full")
+		}
+		if _, err := os.Lstat(path); err != nil {
+			t.Fatalf("live socket removed: %v", err)
+		}
 	})
 	t.Run("regular file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "eve.sock")
