@@ -49,7 +49,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Stats are the pipeline's counters.
+// Stats are the pipeline's counters. Once Run has returned, LinesRead =
+// Events + LinesDropped + LinesRejected + blank lines.
 type Stats struct {
 	LinesRead     uint64 // lines handed to the pipeline, including dropped and rejected ones
 	LinesDropped  uint64 // lines dropped because the queue was full
@@ -60,7 +61,7 @@ type Stats struct {
 	WriteErrors   uint64 // batches that failed to write
 	ActiveWritten uint64 // rows written for flows in progress
 	LastError     string // last rejected line or write error
-	LastEvent     time.Time
+	LastEvent     time.Time // wall time events were last processed; zero before the first
 	Flow          flow.Stats
 }
 
