@@ -52,15 +52,15 @@ type Options struct {
 // Stats are the pipeline's counters. Once Run has returned, LinesRead =
 // Events + LinesDropped + LinesRejected + blank lines.
 type Stats struct {
-	LinesRead     uint64 // lines handed to the pipeline, including dropped and rejected ones
-	LinesDropped  uint64 // lines dropped because the queue was full
-	LinesRejected uint64 // lines that were not valid EVE
-	Events        uint64 // events decoded
-	Batches       uint64 // transactions committed
-	Changes       uint64 // flow and device changes written
-	WriteErrors   uint64 // batches that failed to write
-	ActiveWritten uint64 // rows written for flows in progress
-	LastError     string // last rejected line or write error
+	LinesRead     uint64    // lines handed to the pipeline, including dropped and rejected ones
+	LinesDropped  uint64    // lines dropped because the queue was full
+	LinesRejected uint64    // lines that were not valid EVE
+	Events        uint64    // events decoded
+	Batches       uint64    // transactions committed
+	Changes       uint64    // flow and device changes written
+	WriteErrors   uint64    // batches that failed to write
+	ActiveWritten uint64    // rows written for flows in progress
+	LastError     string    // last rejected line or write error
 	LastEvent     time.Time // wall time events were last processed; zero before the first
 	Flow          flow.Stats
 }
