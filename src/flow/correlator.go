@@ -223,6 +223,13 @@ func (c *Correlator) clientIsSrc(ev *eve.Event) bool {
 	return ev.DestPort <= ev.SrcPort
 }
 
+// isGroup reports multicast and broadcast destinations: neighbour
+// discovery, mDNS, SSDP and DHCP talk to everyone, not to a host, and are
+// not recorded.
+func isGroup(ip netip.Addr) bool {
+	return ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
 func (c *Correlator) isDNS(appProto string, serverPort uint16) bool {
 	return appProto == "dns" || serverPort == 53
 }
@@ -267,7 +274,11 @@ func (c *Correlator) entryFor(ev *eve.Event, flowDirection bool) *entry {
 	if !clientIsSrc {
 		client, serverPort = ev.DestIP, ev.SrcPort
 	}
-	if !c.isLocal(client) || (c.opts.SkipDNS && c.isDNS(ev.AppProto, serverPort)) {
+	server := ev.DestIP
+	if !clientIsSrc {
+		server = ev.SrcIP
+	}
+	if !c.isLocal(client) || isGroup(server) || (c.opts.SkipDNS && c.isDNS(ev.AppProto, serverPort)) {
 		return nil
 	}
 	if len(c.flows) >= c.opts.MaxOpen {
@@ -290,7 +301,7 @@ func (c *Correlator) handleFlow(ev *eve.Event) {
 	}
 	f := ev.Flow
 	// Flow events are in flow direction: src is the client.
-	skip := !c.isLocal(ev.SrcIP) ||
+	skip := !c.isLocal(ev.SrcIP) || isGroup(ev.DestIP) ||
 		(c.opts.SkipDNS && c.isDNS(ev.AppProto, ev.DestPort)) ||
 		(c.opts.SkipUnidirectional && (f.BytesToServer == 0 || f.BytesToClient == 0))
 	if skip {

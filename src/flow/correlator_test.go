@@ -116,6 +116,32 @@ func TestDNSAnswerMatchedAgainstFlowStartAndTTL(t *testing.T) {
 	}
 }
 
+func TestLaterAnswerDoesNotOverrideEarlierOne(t *testing.T) {
+	h := newHarness(t, flow.Options{})
+	h.feed(
+		dnsAnswer(100, 1, "10.99.0.10", "a.test", "a.test A 60 203.0.113.10"),
+		dnsAnswer(100.5, 3, "10.99.0.10", "b.test", "b.test A 60 203.0.113.10"),
+		// Connects right after asking for b.test, then asks for a.test again.
+		dnsAnswer(101.5, 5, "10.99.0.10", "a.test", "a.test A 60 203.0.113.10"),
+		flowEnd(100.6, 102, 2, "10.99.0.10", "203.0.113.10", 443, "tls", 1, 1),
+	)
+	if rec := onlyRecord(t, h.drain(true)); rec.Name != "b.test" {
+		t.Fatalf("name %q, want b.test", rec.Name)
+	}
+}
+
+func TestGroupDestinationsSkipped(t *testing.T) {
+	h := newHarness(t, flow.Options{})
+	h.feed(
+		strings.Replace(flowEnd(100, 101, 1, "fd00::11", "ff02::1:ff00:1", 0, "", 86, 86), `"proto":"TCP"`, `"proto":"IPv6-ICMP"`, 1),
+		flowEnd(100, 101, 2, "10.99.0.10", "255.255.255.255", 67, "dhcp", 300, 300),
+		flowEnd(100, 101, 3, "10.99.0.10", "224.0.0.251", 5353, "", 300, 300),
+	)
+	if ups := h.drain(true); len(ups) != 0 {
+		t.Fatalf("group flows recorded: %+v", ups)
+	}
+}
+
 func TestOutOfOrderDNSAnswerStillNamesFlow(t *testing.T) {
 	h := newHarness(t, flow.Options{})
 	// The flow ends and is logged before the DNS answer that preceded it.

@@ -132,22 +132,30 @@ func (h *DNSHistory) add(device string, ip netip.Addr, ans dnsAnswer) {
 }
 
 // Lookup returns the name device resolved to ip that was valid when a flow
-// started at start: the most recent answer seen before start whose TTL (plus
-// grace) had not run out.
+// started at start: the most recent answer seen at or before start whose TTL
+// (plus grace) had not run out. Only when there is none does an answer seen
+// up to clockSkew after start count (the earliest such): capture clocks of
+// different queues can disagree slightly, but a later answer must never
+// override one the device had already received.
 func (h *DNSHistory) Lookup(device string, ip netip.Addr, start eve.Timestamp) (string, bool) {
-	var best *dnsAnswer
-	for i, a := range h.devices[device][ip] {
-		if a.at > start+clockSkew || a.until < start {
-			continue
-		}
-		if best == nil || a.at > best.at {
-			best = &h.devices[device][ip][i]
+	list := h.devices[device][ip]
+	best := -1
+	for i, a := range list {
+		if a.at <= start && a.until >= start && (best < 0 || a.at > list[best].at) {
+			best = i
 		}
 	}
-	if best == nil {
+	if best < 0 {
+		for i, a := range list {
+			if a.at > start && a.at <= start+clockSkew && (best < 0 || a.at < list[best].at) {
+				best = i
+			}
+		}
+	}
+	if best < 0 {
 		return "", false
 	}
-	return best.name, true
+	return list[best].name, true
 }
 
 // Expire drops answers that ran out before now and, if the history is still
