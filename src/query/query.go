@@ -1,56 +1,155 @@
-// Package query answers questions about stored flows: which flows overlap a
-// time range, for which devices and hosts, paged and sorted. The CLI, ubus
-// and the web page all go through it.
+// Package query answers questions about stored flows for the CLI, ubus and
+// the web page: which flows overlap a time range, for which devices and
+// hosts, aggregated, summarised per device, ranked and charted over time.
+//
+// # Engine
+//
+// An Engine is long-lived (the daemon keeps one) and safe for concurrent
+// use. It reads the store's all_flows view, so live and archived flows,
+// finished and in progress (active), come back together. It holds the
+// domain lists behind an atomic pointer (SetLists swaps them on SIGHUP) and
+// a Names source for device names. Every value from a caller reaches SQL as
+// a bound parameter; lists of values travel as one JSON array parameter
+// read with json_each.
+//
+// # Time ranges
+//
+// A flow matches [Start, End] when it overlaps the range: it ended at or
+// after Start and started at or before End. A flow that began before Start
+// and was still running counts (PaKon matched start times only and missed
+// it). Aggregates, device summaries and top lists count such a flow whole;
+// Histogram spreads a flow's bytes evenly over its duration and keeps the
+// part inside the range, so a chart never shows bytes outside its axis.
+//
+// # Host names
+//
+// Flows store the name as observed (TLS SNI, HTTP Host, QUIC SNI, the DNS
+// name, the certificate CN). The domain lists apply when querying, so a
+// list update changes history too:
+//
+//   - hostname is the display name: the observed name after
+//     domains_replace ("scontent-prg1-1.xx.fbcdn.net" → "facebook.com").
+//   - A flow without an observed name is shown, matched and grouped by its
+//     destination address: its hostname is dest_ip, its observed_name "".
+//     Two unnamed flows to different servers are never merged.
+//   - An observed name that is an IP literal (an HTTP Host of "10.0.0.1")
+//     is kept as it is; lists never merge or hide addresses.
+//   - Internationalized names are stored, matched and returned in their
+//     ASCII (punycode, "xn--") form; rows whose display name has a Unicode
+//     form carry it in hostname_unicode, and the table shows that form.
+//   - With the filter on (the default), flows whose observed or display
+//     name is on domains_ignore are left out of every result and total.
+//     Addresses and unnamed flows are never ignored.
+//
+// A hostname parameter "example.com" matches example.com and every name
+// below it on label boundaries (not "notexample.com"); "=example.com"
+// matches that name only; "*.example.com" and ".example.com" mean the same
+// as "example.com". It is compared with the display name and the observed
+// name, in ASCII and Unicode form, so "facebook.com" finds fbcdn.net flows
+// that domains_replace merges into it, and "fbcdn.net" finds them too. A
+// hostname parameter that is an IP address matches flows to that address,
+// named or not.
+//
+// # Devices
+//
+// A device is its MAC address; flows whose MAC is unknown ("") belong to
+// their source address instead, so different unknown devices are never
+// merged. A device parameter is a MAC address (any notation net.ParseMAC
+// reads), an IP address (flows from that source address), or a name, which
+// selects every MAC address that name has in any source: the user's name,
+// /etc/config/dhcp hosts, the lease file and host names seen in DHCP
+// traffic (the devices table), compared without case. A name no source
+// knows is an error (CodeNotFound), not an empty result.
+//
+// # Aggregates
+//
+// Aggregate groups flows by device, display hostname, destination port
+// and transport protocol. It sums bytes in both directions and the flows
+// column (a row the archive merged already counts for several flows), and
+// keeps the first start and the last end. It never merges rows of
+// different devices.
 package query
 
 import (
-	"context"
-	"database/sql"
-	"fmt"
 	"strings"
 	"time"
-
-	"github.com/pakon/pakon/src/store"
 )
 
-// Params select and order flows. Zero values mean "no restriction".
+// Params select and order flows. Zero values mean "no restriction". The
+// names in errors (Error.Param) are the ones in the comments, which the
+// ubus layer uses as argument names.
 type Params struct {
-	// From and To select flows that overlap [From, To]: a flow that
-	// started before From but was still running counts.
-	From, To time.Time
-	// MACs restricts to these devices (lower-case, colon-separated).
-	MACs []string
-	// ActiveOnly keeps only flows still in progress.
-	ActiveOnly bool
-	// Limit and Offset page the rows; Limit 0 means all.
-	Limit, Offset int
-	// Sort is a column name (start, end, duration, bytes, …); Desc
-	// reverses it. Default: start, oldest first.
+	// Start and End ("start", "end") select flows that overlap
+	// [Start, End]; either may be zero for an open end.
+	Start, End time.Time
+	// Devices ("device") keeps flows of these devices: MAC addresses, IP
+	// addresses or device names (see the package doc).
+	Devices []string
+	// Hostnames ("hostname") keeps flows to these hosts: "example.com"
+	// for the domain and its subdomains, "=example.com" for the name
+	// only, or an IP address.
+	Hostnames []string
+	// AppProtos ("app_proto") keeps flows whose application protocol as
+	// Suricata named it is one of these ("tls", "http", "quic", "failed").
+	AppProtos []string
+	// DestPorts ("dest_port") keeps flows to these destination ports.
+	DestPorts []int
+	// Protos ("proto") keeps flows of these transport protocols ("tcp",
+	// "udp", "icmp"; any case).
+	Protos []string
+	// Active ("active") keeps flows still in progress only.
+	Active bool
+	// NoFilter ("filter" false) includes flows to hosts on the ignore
+	// list.
+	NoFilter bool
+	// Sort ("sort") is one of SortKeys; Desc reverses it. The default is
+	// start, oldest first; ties keep a stable order.
 	Sort string
 	Desc bool
+	// Limit and Offset ("limit", "offset") page the rows; Limit 0 means
+	// all. Result.Total counts the rows before paging.
+	Limit, Offset int
 }
 
-// Row is one flow as shown to users. JSON names are the documented contract
-// of `pakon show -j` and the ubus query method.
+// Row is one flow, or one aggregate group, as shown to users. The JSON
+// names are the documented contract of `pakon show -j` and the ubus query
+// method. Times are UTC epoch seconds.
 type Row struct {
-	Start         float64 `json:"start"`
-	End           float64 `json:"end"`
-	Duration      float64 `json:"duration"`
-	MAC           string  `json:"mac"`
-	Device        *string `json:"device"`
-	SrcIP         string  `json:"src_ip"`
-	SrcPort       int     `json:"src_port"`
-	DestIP        string  `json:"dest_ip"`
-	DestPort      int     `json:"dest_port"`
-	Proto         string  `json:"proto"`
-	AppProto      string  `json:"app_proto"`
-	Hostname      string  `json:"hostname"`
-	ObservedName  string  `json:"observed_name"`
-	NameSource    string  `json:"name_source"`
-	BytesSent     int64   `json:"bytes_sent"`
-	BytesReceived int64   `json:"bytes_received"`
-	Active        bool    `json:"active"`
-	Flows         int     `json:"flows"`
+	Start    float64 `json:"start"`
+	End      float64 `json:"end"`
+	Duration float64 `json:"duration"`
+	MAC      string  `json:"mac"`
+	// Device is the device's name, null when no source names it.
+	Device *string `json:"device"`
+	// DeviceSource says where Device came from: "user",
+	// "dhcp-config", "lease" or "dhcp".
+	DeviceSource string `json:"device_source,omitempty"`
+	// SrcIP and DestIP are "" in an aggregate row whose flows had several.
+	SrcIP    string `json:"src_ip"`
+	SrcPort  int    `json:"src_port"`
+	DestIP   string `json:"dest_ip"`
+	DestPort int    `json:"dest_port"`
+	Proto    string `json:"proto"`
+	AppProto string `json:"app_proto"`
+	// Hostname is the display name (after domains_replace), or dest_ip
+	// for a flow without a name. It is never "".
+	Hostname string `json:"hostname"`
+	// HostnameUnicode is Hostname with punycode labels decoded, when
+	// that differs.
+	HostnameUnicode string `json:"hostname_unicode,omitempty"`
+	// ObservedName is the name as seen on the wire ("" if none); in an
+	// aggregate row it is "" when the group holds several.
+	ObservedName string `json:"observed_name"`
+	// NameSource is sni, http, quic, dns, cert or ""; "" in an aggregate
+	// row whose flows had several.
+	NameSource    string `json:"name_source"`
+	BytesSent     int64  `json:"bytes_sent"`
+	BytesReceived int64  `json:"bytes_received"`
+	// Active is true while the flow (any flow of an aggregate row) is in
+	// progress.
+	Active bool `json:"active"`
+	// Flows is how many flows the row stands for.
+	Flows int `json:"flows"`
 }
 
 // Result is a page of rows and the number of rows matching in all.
@@ -59,107 +158,39 @@ type Result struct {
 	Total int   `json:"total"`
 }
 
-var sortColumns = map[string]string{
-	"start":    "f.start",
-	"end":      "f.end",
-	"duration": "(f.end - f.start)",
-	"bytes":    "(f.bytes_sent + f.bytes_received)",
-	"sent":     "f.bytes_sent",
-	"received": "f.bytes_received",
-	"mac":      "f.mac",
-	"hostname": "f.observed_name",
-	"port":     "f.dest_port",
-}
+// Sort keys. Hostname and device sort by the names shown.
+const (
+	SortStart    = "start"
+	SortEnd      = "end"
+	SortDuration = "duration"
+	SortBytes    = "bytes"
+	SortSent     = "sent"
+	SortReceived = "received"
+	SortFlows    = "flows"
+	SortMAC      = "mac"
+	SortDevice   = "device"
+	SortHostname = "hostname"
+	SortPort     = "port"
+	SortProto    = "proto"
+	SortApp      = "app"
+)
 
-// SortKeys lists the accepted Sort values.
+// SortKeys lists the accepted Params.Sort values.
 func SortKeys() []string {
-	return []string{"start", "end", "duration", "bytes", "sent", "received", "mac", "hostname", "port"}
+	return []string{SortStart, SortEnd, SortDuration, SortBytes, SortSent, SortReceived, SortFlows,
+		SortMAC, SortDevice, SortHostname, SortPort, SortProto, SortApp}
 }
 
-// where builds the filter; every value is a bound parameter.
-func (p *Params) where() (string, []any) {
-	var conds []string
-	var args []any
-	if !p.From.IsZero() {
-		conds = append(conds, "f.end >= ?")
-		args = append(args, seconds(p.From))
-	}
-	if !p.To.IsZero() {
-		conds = append(conds, "f.start <= ?")
-		args = append(args, seconds(p.To))
-	}
-	if len(p.MACs) > 0 {
-		conds = append(conds, "f.mac IN ("+placeholders(len(p.MACs))+")")
-		for _, m := range p.MACs {
-			args = append(args, m)
+func validSort(k string) bool {
+	for _, s := range SortKeys() {
+		if s == k {
+			return true
 		}
 	}
-	if p.ActiveOnly {
-		conds = append(conds, "f.active = 1")
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return false
 }
 
+func sortKeyList() string { return strings.Join(SortKeys(), ", ") }
+
+// seconds converts t to the stored epoch seconds.
 func seconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
-
-// Flows returns the flows matching p.
-func Flows(ctx context.Context, db *store.DB, p Params) (*Result, error) {
-	order := "f.start"
-	if p.Sort != "" {
-		col, ok := sortColumns[p.Sort]
-		if !ok {
-			return nil, fmt.Errorf("sort: unknown key %q (want one of %s)", p.Sort, strings.Join(SortKeys(), ", "))
-		}
-		order = col
-	}
-	dir := "ASC"
-	if p.Desc {
-		dir = "DESC"
-	}
-	where, args := p.where()
-	res := &Result{Rows: []Row{}}
-	if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM "+store.AllFlows+" f"+where, args...).Scan(&res.Total); err != nil {
-		return nil, fmt.Errorf("count flows: %w", err)
-	}
-	q := `SELECT f.start, f.end, f.mac, d.dhcp_name, f.src_ip, f.src_port, f.dest_ip, f.dest_port,
-		f.proto, f.app_proto, f.observed_name, f.name_source, f.bytes_sent, f.bytes_received, f.active, f.flows
-		FROM ` + store.AllFlows + ` f LEFT JOIN devices d ON d.mac = f.mac` + where +
-		" ORDER BY " + order + " " + dir + ", f.id " + dir
-	if p.Limit > 0 {
-		q += " LIMIT ? OFFSET ?"
-		args = append(args, p.Limit, max(p.Offset, 0))
-	} else if p.Offset > 0 {
-		q += " LIMIT -1 OFFSET ?"
-		args = append(args, p.Offset)
-	}
-	rows, err := db.SQL().QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query flows: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r Row
-		var name sql.NullString
-		if err := rows.Scan(&r.Start, &r.End, &r.MAC, &name, &r.SrcIP, &r.SrcPort, &r.DestIP, &r.DestPort,
-			&r.Proto, &r.AppProto, &r.ObservedName, &r.NameSource, &r.BytesSent, &r.BytesReceived, &r.Active, &r.Flows); err != nil {
-			return nil, fmt.Errorf("query flows: %w", err)
-		}
-		if name.Valid && name.String != "" {
-			r.Device = &name.String
-		}
-		r.Duration = r.End - r.Start
-		r.Hostname = r.ObservedName
-		res.Rows = append(res.Rows, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query flows: %w", err)
-	}
-	return res, nil
-}

@@ -1,0 +1,261 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Aggregate groups the flows matching p by device, display hostname,
+// destination port and transport protocol, sorted and paged; Total counts
+// the groups.
+//
+// SQL sums per device and observed name, so the rows read into Go number
+// the distinct (device, name, port) combinations, not the flows; Go then
+// applies the lists and merges the names that share a display name.
+func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
+	pl, err := e.plan(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		device, host string
+		port         int
+		proto        string
+	}
+	groups := map[key]*aggRow{}
+	err = pl.groups(ctx, e, true, func(g *groupRow) {
+		k := key{g.deviceKey(), pl.hostKey(g.observed, g.hostIP), g.port, g.proto}
+		a := groups[k]
+		if a == nil {
+			a = &aggRow{host: k.host}
+			groups[k] = a
+		}
+		a.add(g)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Row, 0, len(groups))
+	for _, a := range groups {
+		r := a.row()
+		pl.finish(&r)
+		// The group's name, also when its observed names differ.
+		r.Hostname, r.HostnameUnicode = a.host, unicodeOf(a.host)
+		rows = append(rows, r)
+	}
+	sortRows(rows, p.Sort, p.Desc)
+	return &Result{Rows: page(rows, p.Limit, p.Offset), Total: len(rows)}, nil
+}
+
+// groupRow is one SQL group: the flows of one device to one observed
+// name (and destination address when unnamed), port and protocol.
+type groupRow struct {
+	mac, devIP, observed, hostIP string
+	ipHit                        bool
+	port                         int
+	proto                        string
+	app, appAny                  string
+	srcMin, srcMax               string
+	destMin, destMax             string
+	srcNameMin, srcNameMax       string
+	flows                        int
+	sent, received               int64
+	start, end                   float64
+	active                       bool
+}
+
+// deviceKey identifies the device: its MAC, or its address when the MAC
+// is unknown.
+func (g *groupRow) deviceKey() string {
+	if g.mac == "" {
+		return "ip:" + g.devIP
+	}
+	return g.mac
+}
+
+// groups sums the matching flows per device and observed name (and per
+// destination port and protocol when byPort), and calls fn for each
+// group that passes the name filters.
+func (pl *plan) groups(ctx context.Context, e *Engine, byPort bool, fn func(*groupRow)) error {
+	hit, hitArgs := pl.ipHitExpr()
+	portCols := "0, ''"
+	groupBy := " GROUP BY 1, 2, 3, 4, 5"
+	if byPort {
+		portCols = "f.dest_port, f.proto"
+		groupBy = " GROUP BY 1, 2, 3, 4, 5, 6, 7"
+	}
+	q := "SELECT f.mac, CASE WHEN f.mac = '' THEN f.src_ip ELSE '' END," +
+		" f.observed_name, CASE WHEN f.observed_name = '' THEN f.dest_ip ELSE '' END, " + hit + ", " + portCols + "," +
+		" max(CASE WHEN f.app_proto IN ('', 'failed') THEN '' ELSE f.app_proto END), max(f.app_proto)," +
+		" min(f.src_ip), max(f.src_ip), min(f.dest_ip), max(f.dest_ip), min(f.name_source), max(f.name_source)," +
+		" sum(f.flows), sum(f.bytes_sent), sum(f.bytes_received), min(f.start), max(f.end), max(f.active)" +
+		fromFlows + pl.where() + groupBy
+	rows, err := e.db.SQL().QueryContext(ctx, q, append(hitArgs, pl.args...)...)
+	if err != nil {
+		return fmt.Errorf("aggregate flows: %w", err)
+	}
+	defer rows.Close()
+	var g groupRow
+	for rows.Next() {
+		if err := rows.Scan(&g.mac, &g.devIP, &g.observed, &g.hostIP, &g.ipHit, &g.port, &g.proto,
+			&g.app, &g.appAny, &g.srcMin, &g.srcMax, &g.destMin, &g.destMax, &g.srcNameMin, &g.srcNameMax,
+			&g.flows, &g.sent, &g.received, &g.start, &g.end, &g.active); err != nil {
+			return fmt.Errorf("aggregate flows: %w", err)
+		}
+		if pl.filtersNames() && !pl.passes(g.observed, g.ipHit) {
+			continue
+		}
+		fn(&g)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("aggregate flows: %w", err)
+	}
+	return nil
+}
+
+// aggRow accumulates groups into one aggregate row.
+type aggRow struct {
+	host                      string
+	n                         int
+	r                         Row
+	src, dest, observed, nsrc field
+	app                       field
+	appFallback               string
+}
+
+// field keeps a value while all parts agree, and "" once they differ.
+type field struct {
+	v     string
+	mixed bool
+	set   bool
+}
+
+func (f *field) add(min, max string) {
+	if min != max {
+		f.mixed = true
+	}
+	if !f.set {
+		f.v, f.set = min, true
+	} else if f.v != min {
+		f.mixed = true
+	}
+}
+
+func (f *field) value() string {
+	if f.mixed {
+		return ""
+	}
+	return f.v
+}
+
+func (a *aggRow) add(g *groupRow) {
+	r := &a.r
+	if a.n == 0 {
+		r.MAC, r.DestPort, r.Proto = g.mac, g.port, g.proto
+		r.Start, r.End = g.start, g.end
+	}
+	a.n++
+	r.Start = min(r.Start, g.start)
+	r.End = max(r.End, g.end)
+	r.BytesSent += g.sent
+	r.BytesReceived += g.received
+	r.Flows += g.flows
+	r.Active = r.Active || g.active
+	a.src.add(g.srcMin, g.srcMax)
+	a.dest.add(g.destMin, g.destMax)
+	a.observed.add(g.observed, g.observed)
+	a.nsrc.add(g.srcNameMin, g.srcNameMax)
+	if g.app != "" {
+		a.app.add(g.app, g.app)
+	} else if a.appFallback == "" {
+		a.appFallback = g.appAny
+	}
+}
+
+func (a *aggRow) row() Row {
+	r := a.r
+	r.SrcIP, r.DestIP = a.src.value(), a.dest.value()
+	r.ObservedName, r.NameSource = a.observed.value(), a.nsrc.value()
+	r.AppProto = a.appFallback
+	if a.app.set {
+		r.AppProto = a.app.value()
+	}
+	return r
+}
+
+// page cuts one page from rows.
+func page[T any](rows []T, limit, offset int) []T {
+	if offset >= len(rows) {
+		return rows[:0]
+	}
+	rows = rows[offset:]
+	if limit > 0 && limit < len(rows) {
+		rows = rows[:limit]
+	}
+	return rows
+}
+
+// sortRows orders aggregate rows by key (start by default), ties broken
+// by start, device, hostname and port so that pages are stable.
+func sortRows(rows []Row, key string, desc bool) {
+	slices.SortFunc(rows, func(a, b Row) int {
+		c := compareRows(&a, &b, key)
+		if c == 0 && key != SortStart {
+			c = cmp.Compare(a.Start, b.Start)
+		}
+		if c == 0 {
+			c = cmp.Or(strings.Compare(a.MAC, b.MAC), strings.Compare(a.SrcIP, b.SrcIP),
+				strings.Compare(a.Hostname, b.Hostname), cmp.Compare(a.DestPort, b.DestPort),
+				strings.Compare(a.Proto, b.Proto))
+		}
+		if desc {
+			return -c
+		}
+		return c
+	})
+}
+
+func compareRows(a, b *Row, key string) int {
+	switch key {
+	case SortEnd:
+		return cmp.Compare(a.End, b.End)
+	case SortDuration:
+		return cmp.Compare(a.Duration, b.Duration)
+	case SortBytes:
+		return cmp.Compare(a.BytesSent+a.BytesReceived, b.BytesSent+b.BytesReceived)
+	case SortSent:
+		return cmp.Compare(a.BytesSent, b.BytesSent)
+	case SortReceived:
+		return cmp.Compare(a.BytesReceived, b.BytesReceived)
+	case SortFlows:
+		return cmp.Compare(a.Flows, b.Flows)
+	case SortMAC:
+		return strings.Compare(a.MAC, b.MAC)
+	case SortDevice:
+		return cmp.Compare(strings.ToLower(deviceLabel(a)), strings.ToLower(deviceLabel(b)))
+	case SortHostname:
+		return strings.Compare(a.Hostname, b.Hostname)
+	case SortPort:
+		return cmp.Compare(a.DestPort, b.DestPort)
+	case SortProto:
+		return strings.Compare(a.Proto, b.Proto)
+	case SortApp:
+		return strings.Compare(a.AppProto, b.AppProto)
+	}
+	return cmp.Compare(a.Start, b.Start)
+}
+
+// deviceLabel is what names a row's device: its name, else its MAC, else
+// its source address.
+func deviceLabel(r *Row) string {
+	switch {
+	case r.Device != nil:
+		return *r.Device
+	case r.MAC != "":
+		return r.MAC
+	}
+	return r.SrcIP
+}

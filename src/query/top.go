@@ -1,0 +1,235 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/pakon/pakon/src/lists"
+)
+
+// What Top ranks and by what.
+const (
+	ByHostname = "hostname"
+	ByDevice   = "device"
+
+	MetricBytes = "bytes"
+	MetricTime  = "time"
+	MetricFlows = "flows"
+)
+
+// DefaultTopN is how many entries Top returns when N is 0.
+const DefaultTopN = 10
+
+// TopParams select a ranking. Params.Sort, Limit and Offset are not used.
+type TopParams struct {
+	Params
+	// By ("by") ranks hostnames (ByHostname, the default) or devices
+	// (ByDevice).
+	By string
+	// Metric ("metric") ranks by bytes in both directions (MetricBytes,
+	// the default), by time (MetricTime: how long at least one flow was
+	// open, the union of the flows' intervals within the range, so
+	// parallel connections are not counted twice), or by flows.
+	Metric string
+	// N ("n") is how many entries to return; 0 means DefaultTopN.
+	N int
+}
+
+// TopEntry is one ranked hostname or device.
+type TopEntry struct {
+	// Key is the display hostname, or the device's MAC (its address when
+	// the MAC is unknown).
+	Key             string  `json:"key"`
+	HostnameUnicode string  `json:"hostname_unicode,omitempty"`
+	MAC             string  `json:"mac,omitempty"`
+	Device          *string `json:"device,omitempty"`
+	DeviceSource    string  `json:"device_source,omitempty"`
+	BytesSent       int64   `json:"bytes_sent"`
+	BytesReceived   int64   `json:"bytes_received"`
+	Flows           int     `json:"flows"`
+	// Time is the seconds during which a flow was open; computed for
+	// MetricTime only.
+	Time float64 `json:"time,omitempty"`
+}
+
+// TopResult holds the top entries, the rest summed into Other, and the
+// number of entries in all.
+type TopResult struct {
+	Rows  []TopEntry `json:"rows"`
+	Other *TopEntry  `json:"other,omitempty"`
+	Total int        `json:"total"`
+}
+
+func (p *TopParams) validate() error {
+	switch p.By {
+	case "", ByHostname, ByDevice:
+	default:
+		return invalidf("by", "unknown ranking %q (want hostname or device)", p.By)
+	}
+	switch p.Metric {
+	case "", MetricBytes, MetricTime, MetricFlows:
+	default:
+		return invalidf("metric", "unknown metric %q (want bytes, time or flows)", p.Metric)
+	}
+	if p.N < 0 || p.N > 10000 {
+		return invalidf("n", "%d entries out of range 0-10000", p.N)
+	}
+	return nil
+}
+
+// Top ranks the hostnames or devices of the flows matching p.Params.
+func (e *Engine) Top(ctx context.Context, p TopParams) (*TopResult, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	p.Sort, p.Limit, p.Offset = "", 0, 0
+	pl, err := e.plan(ctx, p.Params)
+	if err != nil {
+		return nil, err
+	}
+	byDevice := p.By == ByDevice
+	entries := map[string]*TopEntry{}
+	err = pl.groups(ctx, e, false, func(g *groupRow) {
+		k := pl.hostKey(g.observed, g.hostIP)
+		if byDevice {
+			k = g.deviceKey()
+		}
+		t := entries[k]
+		if t == nil {
+			t = &TopEntry{Key: k}
+			if byDevice {
+				t.Key, t.MAC = strings.TrimPrefix(k, "ip:"), g.mac
+			}
+			entries[k] = t
+		}
+		t.BytesSent += g.sent
+		t.BytesReceived += g.received
+		t.Flows += g.flows
+	})
+	if err != nil {
+		return nil, err
+	}
+	if p.Metric == MetricTime {
+		times, err := pl.openTime(ctx, e, byDevice)
+		if err != nil {
+			return nil, err
+		}
+		for k, t := range times {
+			if en := entries[k]; en != nil {
+				en.Time = t
+			}
+		}
+	}
+	all := make([]*TopEntry, 0, len(entries))
+	for _, t := range entries {
+		if byDevice {
+			if name, src, ok := pl.devs.name(t.MAC); ok {
+				t.Device, t.DeviceSource = &name, src
+			}
+		} else {
+			t.HostnameUnicode = unicodeOf(t.Key)
+		}
+		all = append(all, t)
+	}
+	slices.SortFunc(all, func(a, b *TopEntry) int {
+		var c int
+		switch p.Metric {
+		case MetricTime:
+			c = cmp.Compare(b.Time, a.Time)
+		case MetricFlows:
+			c = cmp.Compare(b.Flows, a.Flows)
+		}
+		return cmp.Or(c, cmp.Compare(b.BytesSent+b.BytesReceived, a.BytesSent+a.BytesReceived),
+			strings.Compare(a.Key, b.Key))
+	})
+	n := p.N
+	if n == 0 {
+		n = DefaultTopN
+	}
+	res := &TopResult{Rows: []TopEntry{}, Total: len(all)}
+	for i, t := range all {
+		if i < n {
+			res.Rows = append(res.Rows, *t)
+			continue
+		}
+		if res.Other == nil {
+			res.Other = &TopEntry{Key: ""}
+		}
+		res.Other.BytesSent += t.BytesSent
+		res.Other.BytesReceived += t.BytesReceived
+		res.Other.Flows += t.Flows
+		res.Other.Time += t.Time
+	}
+	return res, nil
+}
+
+// unicodeOf returns the Unicode form of a display name if it differs.
+func unicodeOf(name string) string {
+	if u := lists.Unicode(name); u != name {
+		return u
+	}
+	return ""
+}
+
+// openTime computes, per hostname or device, how long at least one
+// matching flow was open within the range: the union of the flows'
+// intervals, clipped to the range. SQL does it in one pass over the flows
+// sorted by key and start, keeping the latest end seen so far.
+func (pl *plan) openTime(ctx context.Context, e *Engine, byDevice bool) (map[string]float64, error) {
+	ns, err := pl.nameSets(ctx, e, !byDevice)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := pl.from, pl.to
+	if pl.p.Start.IsZero() {
+		lo = -math.MaxFloat64
+	}
+	if pl.p.End.IsZero() {
+		hi = math.MaxFloat64
+	}
+	var args []any
+	q := ""
+	key := "CASE WHEN f.mac = '' THEN 'ip:' || f.src_ip ELSE f.mac END"
+	join := ""
+	if !byDevice {
+		q = "WITH hm(k, v) AS MATERIALIZED (SELECT key, value FROM json_each(?)), "
+		args = append(args, jsonObject(ns.displays))
+		key = "CASE WHEN f.observed_name = '' THEN f.dest_ip ELSE coalesce(hm.v, f.observed_name) END"
+		join = " LEFT JOIN hm ON hm.k = f.observed_name"
+	} else {
+		q = "WITH "
+	}
+	q += "r AS (SELECT " + key + " AS k, max(f.start, ?) AS s, min(f.end, ?) AS e" + fromFlows + join
+	args = append(args, lo, hi)
+	args = append(args, pl.args...)
+	if ns.cond != "" {
+		q += pl.where(ns.cond)
+		args = append(args, ns.args...)
+	} else {
+		q += pl.where()
+	}
+	q += "), w AS (SELECT k, s, e, max(e) OVER (PARTITION BY k ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS pe FROM r)" +
+		" SELECT k, sum(max(0, e - max(s, coalesce(pe, s)))) FROM w GROUP BY k"
+	rows, err := e.db.SQL().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("open time: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var k string
+		var t float64
+		if err := rows.Scan(&k, &t); err != nil {
+			return nil, fmt.Errorf("open time: %w", err)
+		}
+		out[k] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("open time: %w", err)
+	}
+	return out, nil
+}
