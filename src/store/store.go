@@ -37,8 +37,13 @@ type Options struct {
 	// migrated first unless ReadOnly) as schema "archive" on every
 	// connection. Queries read the TEMP VIEW all_flows, which is the live
 	// flows plus the archived ones; without an archive it is the live
-	// flows alone.
+	// flows alone. Unless ReadOnly, the DB also gets a connection of its
+	// own to the archive for the lifecycle steps (Commit, Maintain, Clear).
 	ArchivePath string
+	// JournalDir is where Commit appends completed flows on flash (see
+	// Journal); "" means ArchivePath + ".journal". Ignored when ReadOnly
+	// or without ArchivePath.
+	JournalDir string
 }
 
 // AllFlows is the view queries read: live and archived flows together.
@@ -46,9 +51,11 @@ const AllFlows = "all_flows"
 
 // DB is an open pakon database.
 type DB struct {
-	sql  *sql.DB
-	path string
-	w    *writer
+	sql     *sql.DB
+	path    string
+	w       *writer
+	arch    *sql.DB  // lifecycle writes to the archive; nil without one
+	journal *Journal // nil without an archive
 }
 
 // Open opens or creates the database at path (":memory:" for tests) and
@@ -72,13 +79,22 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		dsn = "file::memory:?cache=shared&_busy_timeout=5000"
 	}
 	attach := ""
+	var arch *sql.DB
+	var journal *Journal
+	var err error
 	if opts.ArchivePath != "" {
 		if !opts.ReadOnly {
-			archive, err := Open(ctx, opts.ArchivePath, Options{})
-			if err != nil {
+			if arch, err = openArchive(ctx, opts.ArchivePath); err != nil {
 				return nil, err
 			}
-			archive.Close()
+			dir := opts.JournalDir
+			if dir == "" {
+				dir = opts.ArchivePath + ".journal"
+			}
+			if journal, err = OpenJournal(dir); err != nil {
+				arch.Close()
+				return nil, err
+			}
 		} else if _, err := os.Stat(opts.ArchivePath); err != nil {
 			return nil, fmt.Errorf("open archive %s: %w", opts.ArchivePath, ErrNoDatabase)
 		}
@@ -88,7 +104,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		}
 	}
 	sqldb := sql.OpenDB(&connector{dsn: dsn, attach: attach, driver: &sqlite3.SQLiteDriver{}})
-	db := &DB{sql: sqldb, path: path}
+	db := &DB{sql: sqldb, path: path, arch: arch, journal: journal}
 	if path == ":memory:" {
 		sqldb.SetMaxOpenConns(1)
 	}
@@ -97,12 +113,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		// durable at every checkpoint and far cheaper on flash than FULL.
 		for _, pragma := range []string{"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"} {
 			if _, err := sqldb.ExecContext(ctx, pragma); err != nil {
-				sqldb.Close()
+				db.Close()
 				return nil, fmt.Errorf("open database %s: %s: %w", path, pragma, err)
 			}
 		}
 		if err := db.migrate(ctx); err != nil {
-			sqldb.Close()
+			db.Close()
 			return nil, fmt.Errorf("migrate database %s: %w", path, err)
 		}
 		// Connections opened before the first migration lack the view.
@@ -133,13 +149,15 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	sc := conn.(*sqlite3.SQLiteConn)
-	view := "CREATE TEMP VIEW IF NOT EXISTS " + AllFlows + " AS SELECT * FROM main.flows"
+	// Columns are named: the archive's view yields the same ones in the
+	// same order from its day partitions.
+	view := "CREATE TEMP VIEW IF NOT EXISTS " + AllFlows + " AS SELECT " + viewColumns + " FROM main.flows"
 	if c.attach != "" {
 		if _, err := sc.Exec("ATTACH DATABASE ? AS archive", []driver.Value{c.attach}); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("attach archive: %w", err)
 		}
-		view += " UNION ALL SELECT * FROM archive.flows"
+		view += " UNION ALL SELECT " + viewColumns + " FROM archive.flows"
 	}
 	// On an empty file (read-only open before any migration) main.flows
 	// does not exist yet; the view is created once it does.
@@ -164,8 +182,11 @@ func createPrivate(path string) error {
 	return f.Close()
 }
 
-// Close closes the database.
+// Close closes the database (and the archive connection).
 func (db *DB) Close() error {
+	if db.arch != nil {
+		db.arch.Close()
+	}
 	if err := db.sql.Close(); err != nil {
 		return fmt.Errorf("close database %s: %w", db.path, err)
 	}

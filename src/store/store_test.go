@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pakon/pakon/src/eve"
 	"github.com/pakon/pakon/src/flow"
@@ -161,15 +162,14 @@ func TestAllFlowsSpansArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	write(t, db, flow.Update{Record: rec(1, 100, 110, false)})
-	archive, err := store.Open(ctx, archivePath, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := rec(2, 50, 60, false)
+	const now = 1_700_000_000
+	old := rec(2, now-3*86400, now-3*86400+10, false)
 	old.SrcPort = 6000
-	write(t, archive, flow.Update{Record: old})
-	archive.Close()
+	write(t, db, flow.Update{Record: rec(1, now, now+10, false)}, flow.Update{Record: old})
+	// The old flow's day is due: it moves to the archive.
+	if st, err := db.Maintain(ctx, time.Unix(now+20, 0), store.Policy{}); err != nil || st.ArchivedFlows != 1 {
+		t.Fatalf("maintain: %+v, %v", st, err)
+	}
 
 	count := func(db *store.DB) int {
 		var n int

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The archive lives on flash (or a USB disk) and is written only by the
+// lifecycle steps (Commit, Maintain, Clear), through its own connection:
+//
+//   - journal_mode=TRUNCATE, not WAL: appending new pages needs no journal
+//     copy in rollback mode, while WAL writes every page twice (log, then
+//     checkpoint). Measured in docs/bench/storage.md.
+//   - synchronous=FULL: the archive is written a few times an hour, so the
+//     extra fsync costs nothing measurable and a power cut cannot corrupt it.
+//   - auto_vacuum=INCREMENTAL, set before the first table exists (it cannot
+//     be switched on later without VACUUM rewriting the whole file), so that
+//     space freed by retention is given back a little at a time.
+const archiveDSNOptions = "?_busy_timeout=5000&_txlock=immediate&_journal_mode=TRUNCATE&_synchronous=FULL"
+
+//go:embed migration/archive/*.sql
+var archiveMigrations embed.FS
+
+// openArchive creates the archive at path if needed, migrates it and
+// returns a single-connection handle for lifecycle writes.
+func openArchive(ctx context.Context, path string) (*sql.DB, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+archiveDSNOptions)
+	if err != nil {
+		return nil, fmt.Errorf("open archive %s: %w", path, err)
+	}
+	// One writer; concurrent lifecycle steps queue here instead of failing.
+	db.SetMaxOpenConns(1)
+	if err := migrateArchive(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate archive %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func migrateArchive(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v == 0 {
+		// Only takes effect on a file without tables: that is the point.
+		if _, err := db.ExecContext(ctx, "PRAGMA auto_vacuum=INCREMENTAL"); err != nil {
+			return err
+		}
+	}
+	names, err := fs.Glob(archiveMigrations, "migration/archive/*.sql")
+	if err != nil || len(names) == 0 {
+		return fmt.Errorf("no archive migrations embedded: %v", err)
+	}
+	sort.Strings(names)
+	if v > len(names) {
+		return fmt.Errorf("archive schema version %d is newer than this pakon (%d)", v, len(names))
+	}
+	for i, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil || n != i+1 {
+			return fmt.Errorf("migration %s is out of sequence", name)
+		}
+		if n <= v {
+			continue
+		}
+		body, err := archiveMigrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("apply %s: %w", name, err)
+		}
+		if n == 1 {
+			if err := rebuildView(ctx, tx); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("apply %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("apply %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// CheckArchive runs SQLite's quick_check on the archive at path. A file
+// that fails it (or is no database at all) is renamed aside to
+// path.corrupt-YYYYMMDDTHHMMSSZ, kept for inspection, so that the caller
+// starts on a fresh archive instead of failing again on every start.
+// It returns the name the file was moved to ("" when it was fine or
+// missing) and the problem found.
+func CheckArchive(ctx context.Context, path string, now time.Time) (moved string, problem error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && st.Size() == 0) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("check archive %s: %w", path, err)
+	}
+	problem = quickCheck(ctx, path)
+	if problem == nil {
+		return "", nil
+	}
+	moved = path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, moved); err != nil {
+		return "", fmt.Errorf("quarantine archive %s (%v): %w", path, problem, err)
+	}
+	// A rollback journal belongs to the file it was written for.
+	for _, suffix := range []string{"-journal", "-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err == nil {
+			os.Rename(path+suffix, moved+suffix)
+		}
+	}
+	return moved, problem
+}
+
+func quickCheck(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return fmt.Errorf("quick_check: %w", err)
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return fmt.Errorf("quick_check: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("quick_check: %w", err)
+	}
+	if len(msgs) != 1 || msgs[0] != "ok" {
+		if len(msgs) > 3 {
+			msgs = append(msgs[:3], "…")
+		}
+		return fmt.Errorf("quick_check: %s", strings.Join(msgs, "; "))
+	}
+	// quick_check passes on a file that is not a database if it never
+	// needed to read a page; the schema read does.
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'parts'").Scan(&n); err != nil {
+		return fmt.Errorf("read schema: %w", err)
+	}
+	if n != 1 {
+		return errors.New("not a pakon archive (no parts table)")
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package store
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Journal is the flash copy of completed flows that are not archived yet.
+//
+// Every commit appends the flows completed since the previous commit as one
+// chunk: a 12-byte header (magic, length, CRC-32) and the rows, msgpack
+// encoded and deflated (about 25 bytes a flow). Appending to a file touches
+// only new blocks, which is the least a flash medium can be asked to write;
+// SQLite would also rewrite its page 1, the last leaf, the pointer map and a
+// rollback journal on every commit (see docs/bench/storage.md). Chunks are
+// self-checking: a chunk cut short by a power cut is skipped at replay, and
+// its flows, still unmarked in the live database, are appended again.
+//
+// The journal is replayed into the live database at start (after a reboot
+// emptied the tmpfs) and a file is deleted once none of its flows is still
+// waiting in the live database.
+type Journal struct {
+	dir string
+}
+
+const (
+	journalMagic  = "PKJ1"
+	journalHeader = 12
+	journalMaxLen = 64 << 20
+	// journalRotate starts a new file past this size, so that pruning a
+	// settled file frees space without rewriting anything.
+	journalRotate = 1 << 20
+)
+
+// jrow is a journaled flow; times in microseconds, exactly as live holds them.
+type jrow struct {
+	_msgpack   struct{} `msgpack:",as_array"`
+	Key        int64
+	FlowID     int64
+	Start, End int64
+	MAC, SrcIP string
+	SrcPort    int64
+	DestIP     string
+	DestPort   int64
+	Proto, App string
+	Name, Src  string
+	Sent, Rcv  int64
+	PSent      int64
+	PRcv       int64
+}
+
+// OpenJournal uses dir (created if needed) for the journal files.
+func OpenJournal(dir string) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", dir, err)
+	}
+	return &Journal{dir: dir}, nil
+}
+
+// Dir returns the journal's directory.
+func (j *Journal) Dir() string { return j.dir }
+
+// lock takes the journal's lock file: the daemon's commit and pakon clear
+// (another process) must not interleave their changes.
+func (j *Journal) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(j.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock journal: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock journal: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func (j *Journal) files() ([]string, error) {
+	ents, err := os.ReadDir(j.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list journal %s: %w", j.dir, err)
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".log") {
+			out = append(out, filepath.Join(j.dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// append writes rows as one chunk and syncs it.
+func (j *Journal) append(rows []jrow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var raw bytes.Buffer
+	if err := msgpack.NewEncoder(&raw).Encode(rows); err != nil {
+		return fmt.Errorf("encode journal chunk: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Write(make([]byte, journalHeader))
+	zw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	zw.Write(raw.Bytes())
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("compress journal chunk: %w", err)
+	}
+	b := buf.Bytes()
+	copy(b, journalMagic)
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-journalHeader))
+	binary.LittleEndian.PutUint32(b[8:], crc32.ChecksumIEEE(b[journalHeader:]))
+
+	files, err := j.files()
+	if err != nil {
+		return err
+	}
+	path, fresh := "", false
+	if n := len(files); n > 0 {
+		if st, err := os.Stat(files[n-1]); err == nil && st.Size() < journalRotate {
+			path = files[n-1]
+		}
+	}
+	if path == "" {
+		seq := 1
+		if n := len(files); n > 0 {
+			fmt.Sscanf(filepath.Base(files[n-1]), "%d.log", &seq)
+			seq++
+		}
+		path, fresh = filepath.Join(j.dir, fmt.Sprintf("%08d.log", seq)), true
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("append journal: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("append journal %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync journal %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("append journal %s: %w", path, err)
+	}
+	if fresh {
+		syncDir(j.dir)
+	}
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// readFile returns every intact chunk's rows of one file; damaged bytes
+// are skipped up to the next chunk header.
+func readJournalFile(path string) (rows []jrow, damaged int, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, nil
+		}
+		return nil, 0, fmt.Errorf("read journal %s: %w", path, err)
+	}
+	for len(data) > 0 {
+		if len(data) < journalHeader || string(data[:4]) != journalMagic {
+			damaged++
+			i := bytes.Index(data[1:], []byte(journalMagic))
+			if i < 0 {
+				break
+			}
+			data = data[1+i:]
+			continue
+		}
+		n := int(binary.LittleEndian.Uint32(data[4:]))
+		if n > journalMaxLen || journalHeader+n > len(data) ||
+			crc32.ChecksumIEEE(data[journalHeader:journalHeader+n]) != binary.LittleEndian.Uint32(data[8:]) {
+			damaged++
+			data = data[4:]
+			continue
+		}
+		raw, err := io.ReadAll(flate.NewReader(bytes.NewReader(data[journalHeader : journalHeader+n])))
+		var chunk []jrow
+		if err == nil {
+			err = msgpack.Unmarshal(raw, &chunk)
+		}
+		if err != nil {
+			damaged++
+		} else {
+			rows = append(rows, chunk...)
+		}
+		data = data[journalHeader+n:]
+	}
+	return rows, damaged, nil
+}
+
+// rewrite keeps only the rows keep accepts in every journal file; files
+// left empty are deleted. Used by pakon clear.
+func (j *Journal) rewrite(keep func(*jrow) bool) error {
+	files, err := j.files()
+	if err != nil {
+		return err
+	}
+	for _, path := range files {
+		rows, _, err := readJournalFile(path)
+		if err != nil {
+			return err
+		}
+		kept := rows[:0]
+		for i := range rows {
+			if keep(&rows[i]) {
+				kept = append(kept, rows[i])
+			}
+		}
+		if len(kept) == len(rows) {
+			continue
+		}
+		tmp := &Journal{dir: j.dir}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("rewrite journal %s: %w", path, err)
+		}
+		if len(kept) > 0 {
+			// Keeps the same name: append picks the newest file only.
+			if err := tmp.writeFile(path, kept); err != nil {
+				return err
+			}
+		}
+	}
+	syncDir(j.dir)
+	return nil
+}
+
+func (j *Journal) writeFile(path string, rows []jrow) error {
+	tmp := &Journal{dir: filepath.Join(j.dir, ".rewrite")}
+	os.RemoveAll(tmp.dir)
+	if err := os.MkdirAll(tmp.dir, 0o700); err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp.dir)
+	if err := tmp.append(rows); err != nil {
+		return err
+	}
+	files, _ := tmp.files()
+	if len(files) != 1 {
+		return fmt.Errorf("rewrite journal %s: no file written", path)
+	}
+	return os.Rename(files[0], path)
+}

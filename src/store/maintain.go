@@ -1,0 +1,463 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Policy is what Maintain enforces.
+type Policy struct {
+	// Rules are the aggregation levels, fine to coarse (ascending UpTo).
+	// Flows stay raw in the live database until the first rule applies to
+	// their day; without rules, for one day.
+	Rules []Rule
+	// Keep deletes archived days whose flows all ended more than Keep
+	// ago; 0 keeps them forever.
+	Keep time.Duration
+	// LiveMaxRows caps completed flows in the live database (RAM): past
+	// it, the oldest days move to the archive early. 0 means no cap.
+	LiveMaxRows int64
+	// ArchiveMaxRows and ArchiveMaxBytes cap the archive: past them, the
+	// oldest days are deleted. 0 means no cap.
+	ArchiveMaxRows  int64
+	ArchiveMaxBytes int64
+}
+
+// MaintainStats tell what one Maintain did.
+type MaintainStats struct {
+	ArchivedFlows int   // flows moved from the live database to the archive
+	Duplicates    int   // live flows found already archived (replays, re-imports)
+	Aggregated    int   // days (re)aggregated
+	DroppedFlows  int64 // flows dropped by size thresholds
+	ExpiredDays   int   // days deleted by Keep
+	CappedDays    int   // days deleted by the caps
+	VacuumedPages int64 // pages given back to the file system
+	JournalFiles  int   // journal files deleted
+}
+
+// Maintain runs the archive's lifecycle at wall time now: it moves the
+// live flows whose day is due into the archive, aggregated by the rules,
+// applies rules that became due to archived days (all of them again after
+// the rules changed), enforces Keep and the caps, gives freed space back a
+// little at a time and deletes settled journal files. Each day is one
+// archive transaction; a crash between steps is repaired by the next run,
+// which finds moved flows by their keys.
+func (db *DB) Maintain(ctx context.Context, now time.Time, p Policy) (MaintainStats, error) {
+	var st MaintainStats
+	if db.arch == nil {
+		return st, ErrNoArchive
+	}
+	if err := db.checkRules(ctx, p.Rules); err != nil {
+		return st, err
+	}
+	if err := db.archiveDue(ctx, now, p, &st); err != nil {
+		return st, err
+	}
+	parts, err := loadParts(ctx, db.arch)
+	if err != nil {
+		return st, err
+	}
+	for _, part := range parts {
+		n := dueRules(p.Rules, part.Day, now)
+		if int64(n) <= part.Level {
+			continue
+		}
+		if err := db.rewriteDay(ctx, part.Day, nil, nil, p.Rules, n, &st); err != nil {
+			return st, err
+		}
+	}
+	if err := db.expire(ctx, now, p, &st); err != nil {
+		return st, err
+	}
+	if err := db.vacuum(ctx, &st); err != nil {
+		return st, err
+	}
+	if db.journal != nil {
+		n, err := db.pruneJournal(ctx)
+		if err != nil {
+			return st, err
+		}
+		st.JournalFiles = n
+	}
+	return st, nil
+}
+
+// checkRules starts a re-cascade when the rules differ from the ones the
+// archive was aggregated with: every day is aggregated again from the
+// first rule. Merging is idempotent, so rows merged by the old rules are
+// merged further, never twice.
+func (db *DB) checkRules(ctx context.Context, rules []Rule) error {
+	want := rulesKey(rules)
+	var have string
+	err := db.arch.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'rules'").Scan(&have)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("read archive rules: %w", err)
+	}
+	if err == nil && have == want {
+		return nil
+	}
+	tx, err := db.arch.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store archive rules: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "UPDATE parts SET level = 0 WHERE level > 0"); err != nil {
+		return fmt.Errorf("store archive rules: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES ('rules', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", want); err != nil {
+		return fmt.Errorf("store archive rules: %w", err)
+	}
+	return tx.Commit()
+}
+
+// archiveDue moves due days from the live database into the archive.
+func (db *DB) archiveDue(ctx context.Context, now time.Time, p Policy, st *MaintainStats) error {
+	rows, err := db.sql.QueryContext(ctx, `SELECT CAST(round(end * 1e6) AS INTEGER) / 1000 / ? AS day, count(*) FROM flows
+		WHERE active = 0 GROUP BY day ORDER BY day`, msPerDay)
+	if err != nil {
+		return fmt.Errorf("archive: list live days: %w", err)
+	}
+	type dayCount struct{ day, n int64 }
+	var days []dayCount
+	var total int64
+	for rows.Next() {
+		var d dayCount
+		if err := rows.Scan(&d.day, &d.n); err != nil {
+			rows.Close()
+			return fmt.Errorf("archive: list live days: %w", err)
+		}
+		days = append(days, d)
+		total += d.n
+	}
+	rows.Close()
+	hold := Rule{UpTo: 24 * time.Hour}
+	if len(p.Rules) > 0 {
+		hold = p.Rules[0]
+	}
+	sane := now.Unix() >= SaneEpoch
+	for _, d := range days {
+		due := dueRules([]Rule{hold}, d.day, now) > 0 ||
+			(sane && d.day*msPerDay < saneMS) || // unset-clock days move once the clock is set
+			(p.LiveMaxRows > 0 && total > p.LiveMaxRows)
+		if !due {
+			continue
+		}
+		live, err := db.liveDay(ctx, d.day)
+		if err != nil {
+			return err
+		}
+		if err := db.rewriteDay(ctx, d.day, live, nil, p.Rules, dueRules(p.Rules, d.day, now), st); err != nil {
+			return err
+		}
+		if err := db.deleteLive(ctx, live); err != nil {
+			return err
+		}
+		total -= d.n
+	}
+	return nil
+}
+
+// liveDay reads the completed live flows of day.
+func (db *DB) liveDay(ctx context.Context, day int64) ([]archRow, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT flow_key, start, end, mac, src_ip, src_port, dest_ip, dest_port, proto,
+		app_proto, observed_name, name_source, bytes_sent, bytes_received, pkts_sent, pkts_received, flows
+		FROM flows WHERE active = 0 AND CAST(round(end * 1e6) AS INTEGER) / 1000 / ? = ?`, msPerDay, day)
+	if err != nil {
+		return nil, fmt.Errorf("archive: read live day %d: %w", day, err)
+	}
+	defer rows.Close()
+	var out []archRow
+	for rows.Next() {
+		var r archRow
+		var key sql.NullInt64
+		var start, end float64
+		if err := rows.Scan(&key, &start, &end, &r.MAC, &r.SrcIP, &r.SrcPort, &r.DestIP, &r.DestPort, &r.Proto,
+			&r.AppProto, &r.Name, &r.Source, &r.BytesSent, &r.BytesRcv, &r.PktsSent, &r.PktsRcv, &r.Flows); err != nil {
+			return nil, fmt.Errorf("archive: read live day %d: %w", day, err)
+		}
+		r.Key = key.Int64
+		r.Start, r.End = micros(start)/1000, micros(end)/1000
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// deleteLive removes moved flows (and their journal marks) from the live
+// database.
+func (db *DB) deleteLive(ctx context.Context, rows []archRow) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("archive: delete moved flows: %w", err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{"DELETE FROM flows WHERE flow_key = ? AND active = 0", "DELETE FROM journaled WHERE flow_key = ?"} {
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("archive: delete moved flows: %w", err)
+		}
+		for i := range rows {
+			if _, err := st.ExecContext(ctx, rows[i].Key); err != nil {
+				return fmt.Errorf("archive: delete moved flows: %w", err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// rewriteDay writes day's partition anew in one archive transaction: its
+// current rows plus add (raw flows whose keys the day does not hold yet),
+// minus rows drop rejects, aggregated by the first n rules.
+func (db *DB) rewriteDay(ctx context.Context, day int64, add []archRow, drop func(*archRow) bool,
+	rules []Rule, n int, st *MaintainStats) error {
+	tx, err := db.arch.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("archive day %d: %w", day, err)
+	}
+	defer tx.Rollback()
+	d, err := loadDict(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var old *partition
+	var p partition
+	err = tx.QueryRowContext(ctx, "SELECT day, tbl, level, rows, flows FROM parts WHERE day = ?", day).
+		Scan(&p.Day, &p.Table, &p.Level, &p.Rows, &p.Flows)
+	switch {
+	case err == nil:
+		old = &p
+	case err != sql.ErrNoRows:
+		return fmt.Errorf("archive day %d: %w", day, err)
+	}
+	var rows []archRow
+	if old != nil {
+		if rows, err = readPart(ctx, tx, d, *old); err != nil {
+			return err
+		}
+	}
+	if drop != nil {
+		kept := rows[:0]
+		for i := range rows {
+			if !drop(&rows[i]) {
+				kept = append(kept, rows[i])
+			}
+		}
+		rows = kept
+	}
+	if len(add) > 0 {
+		keys, err := loadKeys(ctx, tx, day)
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, r := range add {
+			if r.Key != 0 && keys.has(r.Key) {
+				st.Duplicates++
+				continue
+			}
+			rows = append(rows, r)
+			if r.Key != 0 {
+				keys = append(keys, r.Key)
+			}
+			fresh++
+		}
+		st.ArchivedFlows += fresh
+		if fresh > 0 {
+			if err := saveKeys(ctx, tx, day, keys); err != nil {
+				return err
+			}
+		}
+		if fresh == 0 && old != nil && drop == nil && int64(n) <= old.Level {
+			return nil
+		}
+	}
+	dropped := map[string]*tally{}
+	for _, r := range rules[:n] {
+		rows = applyRule(rows, r, dropped)
+	}
+	for mac, t := range dropped {
+		st.DroppedFlows += t.flows
+		if _, err := tx.ExecContext(ctx, `INSERT INTO dropped (day, mac, flows, bytes_sent, bytes_received) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (day, mac) DO UPDATE SET flows = flows + excluded.flows,
+				bytes_sent = bytes_sent + excluded.bytes_sent, bytes_received = bytes_received + excluded.bytes_received`,
+			day, mac, t.flows, t.sent, t.rcv); err != nil {
+			return fmt.Errorf("archive day %d: count dropped: %w", day, err)
+		}
+	}
+	level := int64(n)
+	if drop != nil && old != nil {
+		level = old.Level // a clear removes rows; the rest stays as aggregated as it was
+	}
+	if err := writePart(ctx, tx, d, day, old, level, rows); err != nil {
+		return err
+	}
+	if err := rebuildView(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("archive day %d: %w", day, err)
+	}
+	st.Aggregated++
+	return nil
+}
+
+// expire enforces Keep and the caps, oldest days first.
+func (db *DB) expire(ctx context.Context, now time.Time, p Policy, st *MaintainStats) error {
+	parts, err := loadParts(ctx, db.arch)
+	if err != nil {
+		return err
+	}
+	var rows int64
+	for _, part := range parts {
+		rows += part.Rows
+	}
+	bytes, err := db.archiveBytes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, part := range parts {
+		age := now.UnixMilli() - (part.Day+1)*msPerDay
+		expired := p.Keep > 0 && part.Day*msPerDay >= saneMS && now.Unix() >= SaneEpoch && age >= p.Keep.Milliseconds()
+		capped := (p.ArchiveMaxRows > 0 && rows > p.ArchiveMaxRows) || (p.ArchiveMaxBytes > 0 && bytes > p.ArchiveMaxBytes)
+		if !expired && !capped {
+			continue
+		}
+		tx, err := db.arch.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("expire day %d: %w", part.Day, err)
+		}
+		if err := dropPart(ctx, tx, part); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := rebuildView(ctx, tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("expire day %d: %w", part.Day, err)
+		}
+		if expired {
+			st.ExpiredDays++
+		} else {
+			st.CappedDays++
+		}
+		rows -= part.Rows
+		if bytes, err = db.archiveBytes(ctx); err != nil {
+			return err
+		}
+	}
+	if st.ExpiredDays+st.CappedDays > 0 {
+		return db.collectStrings(ctx)
+	}
+	return nil
+}
+
+// archiveBytes is the space the archive's data takes: its pages less the
+// free ones.
+func (db *DB) archiveBytes(ctx context.Context) (int64, error) {
+	var pages, free, size int64
+	err := db.arch.QueryRowContext(ctx, "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_size FROM pragma_page_size)").
+		Scan(&pages, &free, &size)
+	if err != nil {
+		return 0, fmt.Errorf("archive size: %w", err)
+	}
+	return (pages - free) * size, nil
+}
+
+// collectStrings deletes strings no partition refers to any more (the
+// names and addresses of expired or cleared days).
+func (db *DB) collectStrings(ctx context.Context) error {
+	tx, err := db.arch.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("collect strings: %w", err)
+	}
+	defer tx.Rollback()
+	parts, err := loadParts(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE IF NOT EXISTS used (id INTEGER PRIMARY KEY)"); err != nil {
+		return fmt.Errorf("collect strings: %w", err)
+	}
+	defer tx.ExecContext(ctx, "DROP TABLE IF EXISTS temp.used")
+	for _, p := range parts {
+		var sel []string
+		for _, c := range []string{"mac", "src_ip", "dest_ip", "proto", "app_proto", "name", "source"} {
+			sel = append(sel, "SELECT "+c+" FROM "+p.Table)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO temp.used "+strings.Join(sel, " UNION ")); err != nil {
+			return fmt.Errorf("collect strings: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM strings WHERE id NOT IN (SELECT id FROM temp.used)"); err != nil {
+		return fmt.Errorf("collect strings: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE temp.used"); err != nil {
+		return fmt.Errorf("collect strings: %w", err)
+	}
+	return tx.Commit()
+}
+
+// vacuum gives free pages back once they are more than a quarter of the
+// file, keeping an eighth for the next days to reuse: space is reclaimed
+// in steps, never by rewriting the whole file.
+func (db *DB) vacuum(ctx context.Context, st *MaintainStats) error {
+	var pages, free int64
+	if err := db.arch.QueryRowContext(ctx, "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count)").
+		Scan(&pages, &free); err != nil {
+		return fmt.Errorf("vacuum archive: %w", err)
+	}
+	if free*4 <= pages {
+		return nil
+	}
+	n := free - pages/8
+	if _, err := db.arch.ExecContext(ctx, fmt.Sprintf("PRAGMA incremental_vacuum(%d)", n)); err != nil {
+		return fmt.Errorf("vacuum archive: %w", err)
+	}
+	st.VacuumedPages = n
+	return nil
+}
+
+// pruneJournal deletes journal files none of whose flows still waits in
+// the live database.
+func (db *DB) pruneJournal(ctx context.Context) (int, error) {
+	unlock, err := db.journal.lock()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	files, err := db.journal.files()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, path := range files {
+		rows, _, err := readJournalFile(path)
+		if err != nil {
+			return n, err
+		}
+		settled := true
+		for i := range rows {
+			var one int
+			err := db.sql.QueryRowContext(ctx, "SELECT 1 FROM journaled WHERE flow_key = ?", rows[i].Key).Scan(&one)
+			if err == nil {
+				settled = false
+				break
+			}
+			if err != sql.ErrNoRows {
+				return n, fmt.Errorf("prune journal: %w", err)
+			}
+		}
+		if settled {
+			if err := os.Remove(path); err != nil {
+				return n, fmt.Errorf("prune journal: %w", err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
