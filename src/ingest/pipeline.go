@@ -73,6 +73,7 @@ type Pipeline struct {
 	corr  *flow.Correlator
 	log   *slog.Logger
 	lines chan []byte
+	spare chan []byte // processed lines' buffers, for reuse
 
 	closeOnce sync.Once
 
@@ -107,6 +108,7 @@ func New(db *store.DB, opts Options) *Pipeline {
 		corr:  flow.New(opts.Flow),
 		log:   opts.Logger.With(ComponentKey, "ingest"),
 		lines: make(chan []byte, opts.QueueSize),
+		spare: make(chan []byte, opts.QueueSize),
 	}
 }
 
@@ -119,7 +121,7 @@ func (p *Pipeline) Correlator() *flow.Correlator { return p.corr }
 func (p *Pipeline) Offer(line []byte) bool {
 	p.read.Add(1)
 	select {
-	case p.lines <- append([]byte(nil), line...):
+	case p.lines <- p.copyLine(line):
 		return true
 	default:
 		p.dropped.Add(1)
@@ -136,11 +138,40 @@ func (p *Pipeline) Put(ctx context.Context, line []byte) error {
 		return err
 	}
 	select {
-	case p.lines <- append([]byte(nil), line...):
+	case p.lines <- p.copyLine(line):
 		p.read.Add(1)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// maxPooledLine bounds the buffers kept for reuse; longer lines are rare
+// and get buffers of their own.
+const maxPooledLine = 16 << 10
+
+// copyLine copies line into a recycled buffer: at hundreds of thousands of
+// lines a second, a fresh allocation per line is most of the garbage the
+// pipeline makes.
+func (p *Pipeline) copyLine(line []byte) []byte {
+	select {
+	case b := <-p.spare:
+		if cap(b) >= len(line) {
+			return append(b[:0], line...)
+		}
+	default:
+	}
+	return append(make([]byte, 0, max(len(line), 1024)), line...)
+}
+
+// recycle returns a processed line's buffer for reuse.
+func (p *Pipeline) recycle(b []byte) {
+	if cap(b) > maxPooledLine {
+		return
+	}
+	select {
+	case p.spare <- b:
+	default:
 	}
 }
 
@@ -248,6 +279,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.events.Add(1)
 		p.corr.Handle(&ev)
 	}
+	process := func(line []byte) {
+		handle(line)
+		p.recycle(line)
+	}
 
 	n := 0
 loop:
@@ -257,7 +292,7 @@ loop:
 			if !ok {
 				break loop
 			}
-			handle(line)
+			process(line)
 			if n++; n >= p.opts.BatchSize {
 				n = 0
 				send(false)
@@ -274,7 +309,7 @@ loop:
 					if !ok {
 						break loop
 					}
-					handle(line)
+					process(line)
 				default:
 					break loop
 				}

@@ -1,0 +1,120 @@
+package ingest_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pakon/pakon/src/eve/evetest"
+	"github.com/pakon/pakon/src/ingest"
+	"github.com/pakon/pakon/src/store"
+)
+
+// BenchmarkPipeline measures decode + correlation + batched SQLite writes
+// over a realistic stream of 30 devices. Run it on one core:
+//
+//	taskset -c 0 go test -run XXX -bench Pipeline -cpu 1 -benchtime 1000000x ./src/ingest
+func BenchmarkPipeline(b *testing.B) {
+	lines := evetest.New(30, 1, time.Unix(1_700_000_000, 0)).Lines(b.N)[:b.N]
+	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	p := ingest.New(db, ingest.Options{})
+	b.ResetTimer()
+	start, cpuStart := time.Now(), cpuTime()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	ctx := context.Background()
+	for _, l := range lines {
+		if err := p.Put(ctx, l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p.CloseInput()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	elapsed, cpu := time.Since(start), cpuTime()-cpuStart
+	b.StopTimer()
+	s := p.Stats()
+	if s.LinesRejected != 0 || s.Events != uint64(b.N) {
+		b.Fatalf("stats %+v", s)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	// CPU time counts every thread (SQLite runs on cgo threads), so this is
+	// the rate one core sustains even when the machine is busy.
+	b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
+	b.ReportMetric(float64(s.Flow.Records), "flows")
+}
+
+// BenchmarkOpenFlowsRSS reports the process's resident memory while the
+// pipeline tracks 100,000 open flows (flows whose end has not been seen).
+//
+//	go test -run XXX -bench OpenFlowsRSS -benchtime 1x ./src/ingest
+func BenchmarkOpenFlowsRSS(b *testing.B) {
+	const open = 100_000
+	for range b.N {
+		g := evetest.New(30, 2, time.Unix(1_700_000_000, 0))
+		g.KeepOpen = true
+		db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := ingest.New(db, ingest.Options{})
+		done := make(chan error, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { done <- p.Run(ctx) }()
+		var buf [][]byte
+		for p.Stats().Flow.Open < open {
+			buf = g.Next(buf[:0])
+			for _, l := range buf {
+				if err := p.Put(ctx, l); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if p.Stats().Events%10000 == 0 {
+				time.Sleep(time.Millisecond) // let Stats catch up
+			}
+		}
+		time.Sleep(1500 * time.Millisecond) // a flush: active rows written
+		runtime.GC()
+		b.ReportMetric(float64(rssBytes(b))/(1<<20), "RSS-MiB")
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(p.Stats().Flow.Open), "open-flows")
+		cancel()
+		<-done
+		db.Close()
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func rssBytes(tb testing.TB) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		tb.Skip("no /proc/self/status")
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
+}
