@@ -8,38 +8,42 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pakon/pakon/src/query"
 )
 
-// WriteJSON writes res as one JSON object {"rows": […], "total": N}.
-func WriteJSON(w io.Writer, res *query.Result) error {
+// NoRecords is what the table prints for an empty result, as PaKon did.
+const NoRecords = "no records to show"
+
+// WriteJSON writes v (a *query.Result, *query.DeviceResult or
+// *query.TopResult) as one JSON object, e.g. {"rows": […], "total": N}.
+func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(res)
+	return enc.Encode(v)
 }
 
-// CSVHeader is the header row of CSV output.
-var CSVHeader = []string{"start", "end", "duration", "mac", "device", "src_ip", "src_port", "dest_ip", "dest_port",
-	"proto", "app_proto", "hostname", "observed_name", "name_source", "bytes_sent", "bytes_received", "active", "flows"}
+// CSVHeader is the header row of flow and aggregate CSV output: the JSON
+// row fields in order.
+var CSVHeader = []string{"start", "end", "duration", "mac", "device", "device_source", "src_ip", "src_port",
+	"dest_ip", "dest_port", "proto", "app_proto", "hostname", "hostname_unicode", "observed_name", "name_source",
+	"bytes_sent", "bytes_received", "active", "flows"}
 
-// WriteCSV writes res with a header row, quoted per RFC 4180. Times are
-// ISO 8601 in UTC so that spreadsheets and scripts agree.
+// WriteCSV writes flow or aggregate rows with a header row, quoted per
+// RFC 4180 (CRLF line ends). Times are ISO 8601 in UTC with microseconds,
+// so that spreadsheets and scripts agree; an unnamed device is "".
 func WriteCSV(w io.Writer, res *query.Result) error {
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
+	cw := newCSV(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
 	}
 	for _, r := range res.Rows {
-		device := ""
-		if r.Device != nil {
-			device = *r.Device
-		}
-		rec := []string{isoTime(r.Start), isoTime(r.End), strconv.FormatFloat(r.Duration, 'f', 3, 64), r.MAC, device,
-			r.SrcIP, strconv.Itoa(r.SrcPort), r.DestIP, strconv.Itoa(r.DestPort), r.Proto, r.AppProto,
-			r.Hostname, r.ObservedName, r.NameSource, strconv.FormatInt(r.BytesSent, 10),
-			strconv.FormatInt(r.BytesReceived, 10), strconv.FormatBool(r.Active), strconv.Itoa(r.Flows)}
+		rec := []string{isoTime(r.Start), isoTime(r.End), strconv.FormatFloat(r.Duration, 'f', 6, 64), r.MAC,
+			deref(r.Device), r.DeviceSource, r.SrcIP, strconv.Itoa(r.SrcPort), r.DestIP, strconv.Itoa(r.DestPort),
+			r.Proto, r.AppProto, r.Hostname, r.HostnameUnicode, r.ObservedName, r.NameSource,
+			strconv.FormatInt(r.BytesSent, 10), strconv.FormatInt(r.BytesReceived, 10),
+			strconv.FormatBool(r.Active), strconv.Itoa(r.Flows)}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -48,16 +52,255 @@ func WriteCSV(w io.Writer, res *query.Result) error {
 	return cw.Error()
 }
 
+// DevicesCSVHeader is the header row of WriteDevicesCSV.
+var DevicesCSVHeader = []string{"mac", "device", "device_source", "ip", "start", "end", "flows", "hosts",
+	"bytes_sent", "bytes_received", "active"}
+
+// WriteDevicesCSV writes per-device summaries with a header row.
+func WriteDevicesCSV(w io.Writer, res *query.DeviceResult) error {
+	cw := newCSV(w)
+	if err := cw.Write(DevicesCSVHeader); err != nil {
+		return err
+	}
+	for _, d := range res.Rows {
+		if err := cw.Write([]string{d.MAC, deref(d.Device), d.DeviceSource, d.IP, isoTime(d.Start), isoTime(d.End),
+			strconv.Itoa(d.Flows), strconv.Itoa(d.Hosts), strconv.FormatInt(d.BytesSent, 10),
+			strconv.FormatInt(d.BytesReceived, 10), strconv.FormatBool(d.Active)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// TopCSVHeader is the header row of WriteTopCSV; the entries left out
+// follow as one row with rank "other".
+var TopCSVHeader = []string{"rank", "key", "hostname_unicode", "mac", "device", "bytes_sent", "bytes_received",
+	"flows", "time"}
+
+// WriteTopCSV writes a ranking with a header row.
+func WriteTopCSV(w io.Writer, res *query.TopResult) error {
+	cw := newCSV(w)
+	if err := cw.Write(TopCSVHeader); err != nil {
+		return err
+	}
+	rows := res.Rows
+	if res.Other != nil {
+		rows = append(rows[:len(rows):len(rows)], *res.Other)
+	}
+	for i, t := range rows {
+		rank := strconv.Itoa(i + 1)
+		if i >= len(res.Rows) {
+			rank = "other"
+		}
+		if err := cw.Write([]string{rank, t.Key, t.HostnameUnicode, t.MAC, deref(t.Device),
+			strconv.FormatInt(t.BytesSent, 10), strconv.FormatInt(t.BytesReceived, 10), strconv.Itoa(t.Flows),
+			strconv.FormatFloat(t.Time, 'f', 3, 64)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func newCSV(w io.Writer) *csv.Writer {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	return cw
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 func isoTime(sec float64) string {
 	return time.UnixMicro(int64(sec * 1e6)).UTC().Format("2006-01-02T15:04:05.000000Z")
 }
 
-// wellKnownPorts names the ports a home network sees most, as PaKon did.
+// TableOptions shape the text tables.
+type TableOptions struct {
+	// Width is the terminal width; 0 does not limit the table (output
+	// to a pipe or file).
+	Width int
+	// Location is for times; nil means local time.
+	Location *time.Location
+}
+
+func (o TableOptions) time(sec float64) string {
+	loc := o.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	return time.UnixMicro(int64(sec * 1e6)).In(loc).Format("2006-01-02 15:04:05")
+}
+
+// WriteTable writes flows as a table like PaKon's pakon-show: local start
+// time, duration ("+" while the flow is in progress), device name or MAC,
+// host name (Unicode form, long names elided from the left), port name,
+// protocol and human sizes.
+func WriteTable(w io.Writer, res *query.Result, opts TableOptions) error {
+	if len(res.Rows) == 0 {
+		_, err := fmt.Fprintln(w, NoRecords)
+		return err
+	}
+	t := table{cols: []column{
+		{title: "Start"}, {title: "Duration", right: true}, {title: "Device", shrink: elideRight, min: 17},
+		{title: "Hostname", shrink: elideLeft, min: 16}, {title: "Port"}, {title: "Proto"},
+		{title: "Sent", right: true}, {title: "Received", right: true},
+	}}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		t.add(opts.time(r.Start), duration(r), device(r), host(r), PortName(r.DestPort), proto(r),
+			HumanBytes(r.BytesSent), HumanBytes(r.BytesReceived))
+	}
+	return t.write(w, opts.Width)
+}
+
+// WriteAggregateTable writes aggregate rows: first start, span to the
+// last end, device, host, port, protocol, flows and sizes.
+func WriteAggregateTable(w io.Writer, res *query.Result, opts TableOptions) error {
+	if len(res.Rows) == 0 {
+		_, err := fmt.Fprintln(w, NoRecords)
+		return err
+	}
+	t := table{cols: []column{
+		{title: "First"}, {title: "Span", right: true}, {title: "Device", shrink: elideRight, min: 17},
+		{title: "Hostname", shrink: elideLeft, min: 16}, {title: "Port"}, {title: "Proto"},
+		{title: "Flows", right: true}, {title: "Sent", right: true}, {title: "Received", right: true},
+	}}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		t.add(opts.time(r.Start), duration(r), device(r), host(r), PortName(r.DestPort), proto(r),
+			strconv.Itoa(r.Flows), HumanBytes(r.BytesSent), HumanBytes(r.BytesReceived))
+	}
+	return t.write(w, opts.Width)
+}
+
+// WriteDevicesTable writes per-device summaries.
+func WriteDevicesTable(w io.Writer, res *query.DeviceResult, opts TableOptions) error {
+	if len(res.Rows) == 0 {
+		_, err := fmt.Fprintln(w, NoRecords)
+		return err
+	}
+	t := table{cols: []column{
+		{title: "Device", shrink: elideRight, min: 17}, {title: "MAC"}, {title: "IP", shrink: elideRight, min: 15},
+		{title: "First"}, {title: "Last"}, {title: "Flows", right: true}, {title: "Hosts", right: true},
+		{title: "Sent", right: true}, {title: "Received", right: true},
+	}}
+	for _, d := range res.Rows {
+		name := printable(deref(d.Device))
+		if d.Device == nil {
+			name = "-"
+		}
+		mac := d.MAC
+		if mac == "" {
+			mac = "-"
+		}
+		t.add(name, mac, d.IP, opts.time(d.Start), opts.time(d.End), strconv.Itoa(d.Flows), strconv.Itoa(d.Hosts),
+			HumanBytes(d.BytesSent), HumanBytes(d.BytesReceived))
+	}
+	return t.write(w, opts.Width)
+}
+
+// WriteTopTable writes a ranking, the entries left out summed as "other".
+func WriteTopTable(w io.Writer, res *query.TopResult, by, metric string, opts TableOptions) error {
+	if len(res.Rows) == 0 {
+		_, err := fmt.Fprintln(w, NoRecords)
+		return err
+	}
+	title := "Hostname"
+	if by == query.ByDevice {
+		title = "Device"
+	}
+	cols := []column{{title: "#", right: true}, {title: title, shrink: elideLeft, min: 16},
+		{title: "Sent", right: true}, {title: "Received", right: true}, {title: "Total", right: true},
+		{title: "Flows", right: true}}
+	if metric == query.MetricTime {
+		cols = append(cols, column{title: "Time", right: true})
+	}
+	t := table{cols: cols}
+	add := func(rank string, e query.TopEntry) {
+		label := e.Key
+		switch {
+		case rank == "":
+			label = "(other)"
+		case e.Device != nil:
+			label = *e.Device + " (" + e.Key + ")"
+		case e.HostnameUnicode != "":
+			label = e.HostnameUnicode
+		}
+		cells := []string{rank, printable(label), HumanBytes(e.BytesSent), HumanBytes(e.BytesReceived),
+			HumanBytes(e.BytesSent + e.BytesReceived), strconv.Itoa(e.Flows)}
+		if metric == query.MetricTime {
+			cells = append(cells, HumanDuration(e.Time))
+		}
+		t.add(cells...)
+	}
+	for i, e := range res.Rows {
+		add(strconv.Itoa(i+1), e)
+	}
+	if res.Other != nil {
+		add("", *res.Other)
+	}
+	return t.write(w, opts.Width)
+}
+
+func duration(r *query.Row) string {
+	d := HumanDuration(r.Duration)
+	if r.Active {
+		d += "+"
+	}
+	return d
+}
+
+func device(r *query.Row) string {
+	switch {
+	case r.Device != nil:
+		return printable(*r.Device)
+	case r.MAC != "":
+		return r.MAC
+	}
+	return r.SrcIP
+}
+
+func host(r *query.Row) string {
+	if r.HostnameUnicode != "" {
+		return printable(r.HostnameUnicode)
+	}
+	if r.Hostname == "" {
+		return "-"
+	}
+	return printable(r.Hostname)
+}
+
+func proto(r *query.Row) string {
+	if r.AppProto == "" || r.AppProto == "failed" {
+		return strings.ToLower(r.Proto)
+	}
+	return r.AppProto
+}
+
+// printable replaces characters a terminal would act on: names come off
+// the network and must not move the cursor or change colours.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || !unicode.IsPrint(r) && r != ' ' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// wellKnownPorts names the ports a home network sees most, as PaKon did
+// with /etc/services.
 var wellKnownPorts = map[int]string{
 	20: "ftp-data", 21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "domain", 67: "bootps", 68: "bootpc",
 	80: "http", 110: "pop3", 123: "ntp", 143: "imap", 443: "https", 465: "smtps", 587: "submission",
 	853: "domain-s", 993: "imaps", 995: "pop3s", 1194: "openvpn", 1883: "mqtt", 3478: "stun", 5222: "xmpp",
-	5228: "gcm", 5223: "apns", 8080: "http-alt", 8443: "https-alt", 51820: "wireguard",
+	5223: "apns", 5228: "gcm", 8080: "http-alt", 8443: "https-alt", 8883: "secure-mqtt", 51820: "wireguard",
 }
 
 // PortName returns the service name of a well-known port, else the number.
@@ -66,6 +309,22 @@ func PortName(port int) string {
 		return n
 	}
 	return strconv.Itoa(port)
+}
+
+// ParsePort reads a port number or one of the names PortName gives.
+func ParsePort(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 || n > 65535 {
+			return 0, fmt.Errorf("port %d out of range 0-65535", n)
+		}
+		return n, nil
+	}
+	for port, name := range wellKnownPorts {
+		if strings.EqualFold(name, s) {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown port %q (want a number or a name such as https)", s)
 }
 
 // HumanBytes formats a byte count with binary units ("1.5 MiB").
@@ -82,8 +341,12 @@ func HumanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// HumanDuration formats seconds compactly ("45s", "3m20s", "2h05m").
+// HumanDuration formats seconds compactly ("45s", "3m20s", "2h05m",
+// "3d04h"); under a second it shows milliseconds ("120ms").
 func HumanDuration(sec float64) string {
+	if sec < 1 {
+		return fmt.Sprintf("%dms", int((time.Duration(sec*float64(time.Second))+500*time.Microsecond)/time.Millisecond))
+	}
 	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
 	switch {
 	case d < time.Minute:
@@ -95,110 +358,4 @@ func HumanDuration(sec float64) string {
 	default:
 		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
-}
-
-// elideLeft shortens s to width runes, dropping from the left: the end of a
-// host name says the most.
-func elideLeft(s string, width int) string {
-	r := []rune(s)
-	if len(r) <= width || width < 2 {
-		return s
-	}
-	return "…" + string(r[len(r)-width+1:])
-}
-
-// TableOptions shape the text table.
-type TableOptions struct {
-	Width    int            // terminal width; 0 means 120
-	Location *time.Location // for times; nil means local
-}
-
-// WriteTable writes res as an aligned table like PaKon's pakon-show.
-func WriteTable(w io.Writer, res *query.Result, opts TableOptions) error {
-	if len(res.Rows) == 0 {
-		_, err := fmt.Fprintln(w, "no records to show")
-		return err
-	}
-	loc := opts.Location
-	if loc == nil {
-		loc = time.Local
-	}
-	width := opts.Width
-	if width <= 0 {
-		width = 120
-	}
-	header := []string{"Start", "Duration", "Device", "Hostname", "Port", "Proto", "Sent", "Received"}
-	cells := make([][]string, 0, len(res.Rows))
-	for _, r := range res.Rows {
-		dev := r.MAC
-		if r.Device != nil {
-			dev = *r.Device
-		}
-		if dev == "" {
-			dev = r.SrcIP
-		}
-		host := r.Hostname
-		if host == "" {
-			host = r.DestIP
-		}
-		dur := HumanDuration(r.Duration)
-		if r.Active {
-			dur += "+"
-		}
-		proto := r.AppProto
-		if proto == "" || proto == "failed" {
-			proto = strings.ToLower(r.Proto)
-		}
-		cells = append(cells, []string{
-			time.UnixMicro(int64(r.Start * 1e6)).In(loc).Format("2006-01-02 15:04:05"),
-			dur, dev, host, PortName(r.DestPort), proto, HumanBytes(r.BytesSent), HumanBytes(r.BytesReceived),
-		})
-	}
-	colw := make([]int, len(header))
-	for i, h := range header {
-		colw[i] = len(h)
-	}
-	for _, row := range cells {
-		for i, c := range row {
-			colw[i] = max(colw[i], len([]rune(c)))
-		}
-	}
-	// Give the host name column what the terminal has left.
-	const hostCol = 3
-	others := 0
-	for i, c := range colw {
-		if i != hostCol {
-			others += c + 2
-		}
-	}
-	if avail := width - others; avail < colw[hostCol] {
-		colw[hostCol] = max(avail, 12)
-	}
-	line := func(row []string) string {
-		var b strings.Builder
-		for i, c := range row {
-			if i == hostCol {
-				c = elideLeft(c, colw[i])
-			}
-			pad := colw[i] - len([]rune(c))
-			if i >= len(row)-2 { // sizes right-aligned
-				b.WriteString(strings.Repeat(" ", pad) + c)
-			} else {
-				b.WriteString(c + strings.Repeat(" ", pad))
-			}
-			if i < len(row)-1 {
-				b.WriteString("  ")
-			}
-		}
-		return strings.TrimRight(b.String(), " ")
-	}
-	if _, err := fmt.Fprintln(w, line(header)); err != nil {
-		return err
-	}
-	for _, row := range cells {
-		if _, err := fmt.Fprintln(w, line(row)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
