@@ -73,6 +73,7 @@ type Pipeline struct {
 	corr  *flow.Correlator
 	log   *slog.Logger
 	lines chan []byte
+	syncs chan func() // run in Run's goroutine with writes settled (snapshot.go)
 	spare chan []byte // processed lines' buffers, for reuse
 
 	closeOnce sync.Once
@@ -108,6 +109,7 @@ func New(db *store.DB, opts Options) *Pipeline {
 		corr:  flow.New(opts.Flow),
 		log:   opts.Logger.With(ComponentKey, "ingest"),
 		lines: make(chan []byte, opts.QueueSize),
+		syncs: make(chan func()),
 		spare: make(chan []byte, opts.QueueSize),
 	}
 }
@@ -300,6 +302,11 @@ loop:
 		case <-ticker.C:
 			n = 0
 			send(false)
+		case fn := <-p.syncs:
+			n = 0
+			send(false)
+			settle(free, cap(free)-1)
+			fn()
 		case <-ctx.Done():
 			// Take what is already queued, without waiting for more (and
 			// without chasing a producer that keeps up).
