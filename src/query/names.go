@@ -127,15 +127,19 @@ func (dn *deviceNames) resolve(values []string) (macs, ips []string, err error) 
 	return macs, ips, nil
 }
 
-// looksLikeMAC reports whether s was meant as a MAC address: hex digit
-// pairs separated by ":" or "-", so that a typo is reported as a bad
-// address rather than as an unknown name.
+// looksLikeMAC reports whether s was meant as a MAC address: short
+// alphanumeric groups separated by ":" or "-" ("aa:bb:cc:dd:ee:gg",
+// "02:00:00:00:00"), so that a typo is reported as a bad address rather
+// than as an unknown name.
 func looksLikeMAC(s string) bool {
-	if strings.Count(s, ":") < 2 && strings.Count(s, "-") < 2 {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == '-' })
+	if len(parts) < 3 || len(parts) > 8 || len(strings.Join(parts, "")) != len(s)-len(parts)+1 {
 		return false
 	}
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdefABCDEF:-", r) {
+	for _, p := range parts {
+		if len(p) > 2 || strings.ContainsFunc(p, func(r rune) bool {
+			return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		}) {
 			return false
 		}
 	}
