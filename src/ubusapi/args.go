@@ -219,4 +219,3 @@ func (a *args) params(defaultRange time.Duration) query.Params {
 	}
 	return p
 }
-
