@@ -21,7 +21,7 @@ if [ ! -f "$bp" ]; then
 	need_update=1
 fi
 
-pkgs="tcpdump iproute2 procps jq sqlite3 dnsmasq dbus chromium"
+pkgs="tcpdump iproute2 procps jq sqlite3 dnsmasq dbus udhcpc chromium"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
