@@ -54,7 +54,7 @@ var interned = func() map[string]string {
 		"NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED",
 		"request", "reply", "discover", "offer", "ack", "nak", "release", "inform", "decline",
 		"new", "established", "closed", "bypassed", "timeout", "forced", "shutdown",
-		"allowed", "blocked",
+		"allowed", "blocked", "to_server", "to_client",
 	} {
 		m[s] = s
 	}
@@ -123,6 +123,8 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 			ev.AppProto, err = d.internedStr()
 		case "ether":
 			err = d.ether(ev)
+		case "direction":
+			ev.Direction, err = d.internedStr()
 		case "flow":
 			ev.Flow = new(Flow)
 			err = d.flow(ev.Flow)
@@ -370,6 +372,14 @@ func (d *Decoder) flow(f *Flow) error {
 			f.Reason, err = d.internedStr()
 		case "alerted":
 			f.Alerted, err = s.boolean()
+		case "src_ip":
+			f.SrcIP, err = d.addr()
+		case "dest_ip":
+			f.DestIP, err = d.addr()
+		case "src_port":
+			f.SrcPort, err = d.port()
+		case "dest_port":
+			f.DestPort, err = d.port()
 		default:
 			return s.skip()
 		}

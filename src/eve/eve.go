@@ -71,6 +71,8 @@ type Event struct {
 	// events, or the first of src_macs/dest_macs on flow events.
 	SrcMAC  string
 	DestMAC string
+	// Direction is "to_server" or "to_client" on alert events.
+	Direction string
 
 	Flow  *Flow
 	DNS   *DNS
@@ -93,6 +95,11 @@ type Flow struct {
 	State         string
 	Reason        string
 	Alerted       bool
+	// SrcIP, DestIP, SrcPort and DestPort are set in alert events only,
+	// whose "flow" object repeats the endpoints in flow direction (client
+	// first) while the event's own are the matching packet's.
+	SrcIP, DestIP     netip.Addr
+	SrcPort, DestPort uint16
 }
 
 // DNS is a DNS transaction of either format: Suricata 7's version 2 (one

@@ -65,14 +65,17 @@ type Options struct {
 
 // Stats are the Correlator's counters.
 type Stats struct {
-	Open       int    // flows tracked
-	Pending    int    // ended flows waiting out the hold
-	DNSAnswers int    // answers in the DNS history
-	DNSEvicted uint64 // answers evicted to stay within the bound
-	Overflow   uint64 // flows not tracked because MaxOpen was reached
-	Expired    uint64 // open flows dropped after MaxIdle
-	Skipped    uint64 // flow events not recorded (not local, DNS, one-way)
-	Records    uint64 // completed records handed out
+	Open          int    // flows tracked
+	Pending       int    // ended flows waiting out the hold
+	DNSAnswers    int    // answers in the DNS history
+	DNSEvicted    uint64 // answers evicted to stay within the bound
+	Overflow      uint64 // flows not tracked because MaxOpen was reached
+	Expired       uint64 // open flows dropped after MaxIdle
+	Skipped       uint64 // flow events not recorded (not local, DNS, one-way)
+	Records       uint64 // completed records handed out
+	Alerts        uint64 // alerts handed out
+	AlertsSkipped uint64 // alerts between two non-local hosts
+	AlertsDropped uint64 // alerts dropped because too many were pending
 }
 
 type entry struct {
@@ -99,6 +102,7 @@ type Correlator struct {
 	pending   []*entry // ended flows, oldest first
 	dns       *DNSHistory
 	devices   []DeviceSeen
+	alerts    []*pendingAlert
 	discards  []Update
 	watermark eve.Timestamp
 	lastSweep eve.Timestamp
@@ -188,6 +192,8 @@ func (c *Correlator) Handle(ev *eve.Event) {
 		}
 	case eve.TypeDHCP:
 		c.handleDHCP(ev)
+	case eve.TypeAlert:
+		c.handleAlert(ev)
 	}
 }
 
