@@ -147,9 +147,9 @@ func WriteTable(w io.Writer, res *query.Result, opts TableOptions) error {
 		return err
 	}
 	t := table{cols: []column{
-		{title: "Start"}, {title: "Duration", right: true}, {title: "Device", shrink: elideRight, min: 17},
-		{title: "Hostname", shrink: elideLeft, min: 16}, {title: "Port"}, {title: "Proto"},
-		{title: "Sent", right: true}, {title: "Received", right: true},
+		{title: "Start", trim: 5}, {title: "Duration", right: true, drop: 3},
+		{title: "Device", shrink: elideRight, min: 12}, {title: "Hostname", shrink: elideLeft, min: 16},
+		{title: "Port", drop: 2}, {title: "Proto", drop: 1}, {title: "Sent", right: true}, {title: "Received", right: true},
 	}}
 	for i := range res.Rows {
 		r := &res.Rows[i]
@@ -167,9 +167,10 @@ func WriteAggregateTable(w io.Writer, res *query.Result, opts TableOptions) erro
 		return err
 	}
 	t := table{cols: []column{
-		{title: "First"}, {title: "Span", right: true}, {title: "Device", shrink: elideRight, min: 17},
-		{title: "Hostname", shrink: elideLeft, min: 16}, {title: "Port"}, {title: "Proto"},
-		{title: "Flows", right: true}, {title: "Sent", right: true}, {title: "Received", right: true},
+		{title: "First", trim: 5}, {title: "Span", right: true, drop: 3},
+		{title: "Device", shrink: elideRight, min: 12}, {title: "Hostname", shrink: elideLeft, min: 16},
+		{title: "Port", drop: 2}, {title: "Proto", drop: 1}, {title: "Flows", right: true},
+		{title: "Sent", right: true}, {title: "Received", right: true},
 	}}
 	for i := range res.Rows {
 		r := &res.Rows[i]
@@ -186,8 +187,9 @@ func WriteDevicesTable(w io.Writer, res *query.DeviceResult, opts TableOptions) 
 		return err
 	}
 	t := table{cols: []column{
-		{title: "Device", shrink: elideRight, min: 17}, {title: "MAC"}, {title: "IP", shrink: elideRight, min: 15},
-		{title: "First"}, {title: "Last"}, {title: "Flows", right: true}, {title: "Hosts", right: true},
+		{title: "Device", shrink: elideRight, min: 12}, {title: "MAC", drop: 3},
+		{title: "IP", shrink: elideRight, min: 15, drop: 4}, {title: "First", trim: 5, drop: 2},
+		{title: "Last", trim: 5, drop: 1}, {title: "Flows", right: true}, {title: "Hosts", right: true},
 		{title: "Sent", right: true}, {title: "Received", right: true},
 	}}
 	for _, d := range res.Rows {

@@ -16,6 +16,12 @@ type column struct {
 	// elideRight keeps the start (device names); 0 never shrinks.
 	shrink int
 	min    int // narrowest it may get when shrinking
+	// trim drops that many leading runes of every cell when the table
+	// does not fit otherwise (the year of a date).
+	trim int
+	// drop is the order in which columns are left out when even that
+	// does not fit: 1 first; 0 never.
+	drop int
 }
 
 const (
@@ -32,9 +38,11 @@ type table struct {
 
 func (t *table) add(cells ...string) { t.cells = append(t.cells, cells) }
 
-// write renders the table within width columns (0: no limit): shrinkable
-// columns give up width, host names first, until the table fits or they
-// reach their minimum.
+// write renders the table within width columns (0: no limit). When it is
+// too wide, it gives up in this order until it fits: shrinkable columns
+// down to their minimum (host names first), the trimmable parts of
+// cells, whole columns by their drop order, and last the shrinkable
+// columns down to a few characters.
 func (t *table) write(w io.Writer, width int) error {
 	widths := make([]int, len(t.cols))
 	for i, c := range t.cols {
@@ -45,29 +53,60 @@ func (t *table) write(w io.Writer, width int) error {
 			widths[i] = max(widths[i], utf8.RuneCountInString(c))
 		}
 	}
+	shown := make([]bool, len(t.cols))
+	for i := range shown {
+		shown[i] = true
+	}
+	trimmed := false
 	if width > 0 {
-		total := 2 * (len(widths) - 1)
-		for _, n := range widths {
-			total += n
-		}
-		for _, kind := range []int{elideLeft, elideRight} {
-			for i, c := range t.cols {
-				if total <= width || c.shrink != kind {
-					continue
+		total := func() int {
+			n := 0
+			for i, w := range widths {
+				if shown[i] {
+					n += w + 2
 				}
-				cut := min(total-width, widths[i]-max(c.min, utf8.RuneCountInString(c.title)))
-				if cut > 0 {
-					widths[i] -= cut
-					total -= cut
+			}
+			return n - 2
+		}
+		shrink := func(floor func(column) int) {
+			for _, kind := range []int{elideLeft, elideRight} {
+				for i, c := range t.cols {
+					if over := total() - width; over > 0 && shown[i] && c.shrink == kind {
+						widths[i] -= max(0, min(over, widths[i]-floor(c)))
+					}
 				}
 			}
 		}
+		shrink(func(c column) int { return max(c.min, utf8.RuneCountInString(c.title)) })
+		if total() > width {
+			for i, c := range t.cols {
+				if c.trim > 0 {
+					trimmed = true
+					widths[i] = max(utf8.RuneCountInString(c.title), widths[i]-c.trim)
+				}
+			}
+		}
+		for order := 1; total() > width && order <= len(t.cols); order++ {
+			for i, c := range t.cols {
+				if c.drop == order {
+					shown[i] = false
+				}
+			}
+		}
+		shrink(func(c column) int { return max(6, utf8.RuneCountInString(c.title)) })
 	}
 	var b strings.Builder
 	line := func(row []string) error {
 		b.Reset()
+		first := true
 		for i, c := range row {
 			col := t.cols[i]
+			if !shown[i] {
+				continue
+			}
+			if trimmed && col.trim > 0 && c != col.title {
+				c = string([]rune(c)[min(col.trim, utf8.RuneCountInString(c)):])
+			}
 			switch {
 			case col.shrink == elideLeft:
 				c = elideStart(c, widths[i])
@@ -75,9 +114,10 @@ func (t *table) write(w io.Writer, width int) error {
 				c = elideEnd(c, widths[i])
 			}
 			pad := strings.Repeat(" ", max(0, widths[i]-utf8.RuneCountInString(c)))
-			if i > 0 {
+			if !first {
 				b.WriteString("  ")
 			}
+			first = false
 			if col.right {
 				b.WriteString(pad + c)
 			} else {

@@ -15,9 +15,9 @@ import (
 //	now                   the current time
 //	@1700000000[.5]       Unix epoch seconds
 //	-30, -30m, -2h, -1d, -1w   that long ago (plain numbers are seconds)
-//	dd-mm-yyyy            midnight of that day
+//	dd-mm-yyyy            midnight of that day (d-m-yyyy too)
 //	dd-mm-yyyyThh:mm[:ss] that moment
-//	yyyy-mm-dd[Thh:mm[:ss]] ISO dates, too
+//	yyyy-mm-dd[Thh:mm[:ss]] ISO dates, too (or a space before the time)
 func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	orig := s
 	s = strings.TrimSpace(s)
@@ -43,8 +43,8 @@ func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 		loc = time.Local
 	}
 	for _, layout := range []string{
-		"02-01-2006", "02-01-2006T15:04:05", "02-01-2006T15:04",
-		"2006-01-02", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05",
+		"2-1-2006", "2-1-2006T15:04:05", "2-1-2006T15:04",
+		"2006-1-2", "2006-1-2T15:04:05", "2006-1-2T15:04", "2006-1-2 15:04:05", "2006-1-2 15:04",
 	} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
