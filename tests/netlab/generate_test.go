@@ -85,7 +85,9 @@ func TestMakeFixtures(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if !sink.waitFor(func(line string) bool { return strings.Contains(line, `"src_port":40012,`) && strings.Contains(line, `"event_type":"flow"`) }, 20*time.Second) {
+	if !sink.waitFor(func(line string) bool {
+		return strings.Contains(line, `"src_port":40012,`) && strings.Contains(line, `"event_type":"flow"`)
+	}, 20*time.Second) {
 		t.Fatalf("live run logged no flow; suricata said:\n%s", s.Output())
 	}
 	sink.mu.Lock()
