@@ -24,21 +24,26 @@ func shippedLists(tb testing.TB) *lists.Lists {
 	return l
 }
 
-// benchEngine opens the benchmark database read-only, as `pakon show`
+// benchEngine opens a benchmark database read-only, as `pakon show`
 // does, with the shipped lists.
-func benchEngine(b *testing.B) *query.Engine {
-	path, n := MustBenchDB(b)
-	db, err := store.Open(context.Background(), path, store.Options{ReadOnly: true})
+func benchEngine(b *testing.B, shape string) *query.Engine {
+	live, archive, rows, flows := MustBenchDB(b, shape)
+	db, err := store.Open(context.Background(), live, store.Options{ReadOnly: true, ArchivePath: archive})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	b.Logf("%s: %d flows", path, n)
+	b.Logf("%s shape: %d rows holding %d flows", shape, rows, flows)
 	return query.New(db, query.Options{Lists: shippedLists(b), Now: func() time.Time { return benchEnd }})
 }
 
-func BenchmarkQuery(b *testing.B) {
-	e := benchEngine(b)
+// BenchmarkArchive runs the queries on the shape a router holds.
+func BenchmarkArchive(b *testing.B) { benchQueries(b, benchEngine(b, shapeArchive)) }
+
+// BenchmarkRaw runs them on four weeks of raw flows in the live database.
+func BenchmarkRaw(b *testing.B) { benchQueries(b, benchEngine(b, shapeRaw)) }
+
+func benchQueries(b *testing.B, e *query.Engine) {
 	ctx := context.Background()
 	day, weeks := benchEnd.Add(-24*time.Hour), benchEnd.Add(-benchDays*24*time.Hour)
 	dev := benchMAC(0)

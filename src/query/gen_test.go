@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pakon/pakon/src/config"
 	"github.com/pakon/pakon/src/eve"
 	"github.com/pakon/pakon/src/flow"
 	"github.com/pakon/pakon/src/store"
@@ -130,49 +131,88 @@ func benchHostPool(r *rand.Rand) []benchHost {
 	return hosts
 }
 
-// MustBenchDB returns the path of the benchmark database, generating it
-// once per machine (it is cached in the temp directory).
-func MustBenchDB(tb testing.TB) (path string, rows int64) {
+// Benchmark database shapes.
+const (
+	// shapeRaw keeps all four weeks raw in the live database, plus the
+	// time and device indexes of the first schema: the worst case, a
+	// store that never archived.
+	shapeRaw = "raw"
+	// shapeArchive is what a router holds: the same flows written to the
+	// live database, then moved by store.Maintain with the default
+	// archive rules into the day-partitioned, aggregated archive; the
+	// last day stays raw in the live database.
+	shapeArchive = "archive"
+)
+
+// MustBenchDB returns the paths of the benchmark database of a shape
+// (archive is "" for shapeRaw), generating it once per machine: it is
+// cached in the temp directory, or at $PAKON_BENCH_DIR. rows counts the
+// stored rows, flows the flows they stand for.
+func MustBenchDB(tb testing.TB, shape string) (live, archive string, rows, flows int64) {
 	tb.Helper()
-	path = os.Getenv("PAKON_BENCH_DB")
-	if path == "" {
-		path = filepath.Join(os.TempDir(), fmt.Sprintf("pakon-query-bench-v%d.db", benchGenVersion))
+	dir := os.Getenv("PAKON_BENCH_DIR")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	prefix := filepath.Join(dir, fmt.Sprintf("pakon-query-bench-v%d-%s", benchGenVersion, shape))
+	live = prefix + ".db"
+	if shape == shapeArchive {
+		archive = prefix + "-archive.db"
 	}
 	ctx := context.Background()
-	if _, err := os.Stat(path + ".done"); err == nil {
-		db, err := store.Open(ctx, path, store.Options{ReadOnly: true})
+	count := func() {
+		db, err := store.Open(ctx, live, store.Options{ReadOnly: true, ArchivePath: archive})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		defer db.Close()
-		n, err := db.CountFlows(ctx)
-		if err != nil {
+		if err := db.SQL().QueryRowContext(ctx, "SELECT count(*), sum(flows) FROM "+store.AllFlows).Scan(&rows, &flows); err != nil {
 			tb.Fatal(err)
 		}
-		return path, n
 	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		os.Remove(path + suffix)
+	if _, err := os.Stat(prefix + ".done"); err == nil {
+		count()
+		return live, archive, rows, flows
 	}
-	db, err := store.Open(ctx, path, store.Options{})
+	matches, _ := filepath.Glob(prefix + "*")
+	for _, m := range matches {
+		os.RemoveAll(m)
+	}
+	db, err := store.Open(ctx, live, store.Options{ArchivePath: archive, JournalDir: prefix + ".journal"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer db.Close()
 	if err := generate(ctx, db); err != nil {
 		tb.Fatal(err)
 	}
-	n, err := db.CountFlows(ctx)
-	if err != nil {
-		tb.Fatal(err)
+	switch shape {
+	case shapeRaw:
+		for _, q := range []string{"CREATE INDEX IF NOT EXISTS flows_end ON flows (end)",
+			"CREATE INDEX IF NOT EXISTS flows_mac_end ON flows (mac, end)"} {
+			if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	case shapeArchive:
+		var rules []store.Rule
+		for _, r := range config.DefaultArchiveRules() {
+			rules = append(rules, store.Rule{UpTo: r.UpTo, Window: r.Window, SizeThreshold: r.SizeThreshold})
+		}
+		if _, err := db.Maintain(ctx, benchEnd, store.Policy{Rules: rules, Keep: config.DefaultArchiveKeep}); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	if _, err := db.SQL().ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(path+".done", []byte(fmt.Sprintln(n)), 0o644); err != nil {
+	if err := db.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	return path, n
+	count()
+	if err := os.WriteFile(prefix+".done", []byte(fmt.Sprintln(rows, flows)), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return live, archive, rows, flows
 }
 
 func generate(ctx context.Context, db *store.DB) error {
