@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -351,5 +352,25 @@ func TestLabLive(t *testing.T) {
 	sink.mu.Unlock()
 	if conns != 2 {
 		t.Errorf("suricata connected %d times, want 2 (start and restart)", conns)
+	}
+}
+
+// TestSuricataConfig checks that the shipped config passes Suricata's test
+// mode with no rules at all, and that the init script's way of adding a
+// rule file works.
+func TestSuricataConfig(t *testing.T) {
+	netlab.Require(t, "suricata")
+	cfg := netlab.SuricataConfig()
+	if out, err := exec.Command("suricata", "-T", "-c", cfg, "-l", t.TempDir()).CombinedOutput(); err != nil {
+		t.Fatalf("suricata -T: %v\n%s", err, out)
+	}
+	rules := filepath.Join(netlab.RepoRoot(), "tests", "netlab", "testdata")
+	out, err := exec.Command("suricata", "-T", "-v", "-c", cfg, "-l", t.TempDir(),
+		"--set", "default-rule-path="+rules, "--set", "rule-files.0=lab.rules").CombinedOutput()
+	if err != nil {
+		t.Fatalf("suricata -T with rules: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "6 rules successfully loaded") {
+		t.Errorf("lab.rules not loaded:\n%s", out)
 	}
 }
