@@ -55,7 +55,7 @@
 //     dhcp.requested_ip come in "discover"/"request" (extended logging).
 //   - alert: packet direction. src is the sender of the packet that matched,
 //     ether.src_mac/dest_mac likewise; "direction" is "to_server" or
-//     "to_client"; the "flow" object repeats src_ip/dest_ip/src_port/
+//     "to_client"; the "flow" object repeats src_ip, dest_ip, src_port and
 //     dest_port in flow direction (client first) with packet and byte
 //     counts so far. The app-layer object (dns, tls, http plus "files") and
 //     "app_proto" are included.
