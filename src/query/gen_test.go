@@ -26,7 +26,7 @@ const (
 	benchFlowsPerDay = 22000
 	// benchGenVersion names the cached file; bump it when the generator
 	// changes.
-	benchGenVersion = 1
+	benchGenVersion = 2
 )
 
 // benchEnd is the end of the generated period: "now" for the benchmarks.
@@ -217,7 +217,18 @@ func MustBenchDB(tb testing.TB, shape string) (live, archive string, rows, flows
 
 func generate(ctx context.Context, db *store.DB) error {
 	r := rand.New(rand.NewPCG(1, 2))
-	hosts := benchHostPool(r)
+	// Popularity follows Zipf's law, as web traffic does: a few hosts
+	// get most flows. One flow in ten has no name at all.
+	var named, unnamed []benchHost
+	for _, h := range benchHostPool(r) {
+		if h.name == "" {
+			unnamed = append(unnamed, h)
+		} else {
+			named = append(named, h)
+		}
+	}
+	r.Shuffle(len(named), func(i, j int) { named[i], named[j] = named[j], named[i] })
+	zipf := rand.NewZipf(r, 1.1, 2, uint64(len(named)-1))
 	var weights []float64
 	total := 0.0
 	for _, k := range benchKinds[:benchDevices] {
@@ -250,7 +261,10 @@ func generate(ctx context.Context, db *store.DB) error {
 			for dev < len(weights)-1 && weights[dev] < x {
 				dev++
 			}
-			h := hosts[r.IntN(len(hosts))]
+			h := named[zipf.Uint64()]
+			if r.IntN(10) == 0 {
+				h = unnamed[r.IntN(len(unnamed))]
+			}
 			dur := math.Exp(r.NormFloat64()*1.5 + 1.5) // median ~4.5 s
 			if h.longLife {
 				dur = 600 + r.Float64()*14400
