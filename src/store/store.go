@@ -98,10 +98,11 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		} else if _, err := os.Stat(opts.ArchivePath); err != nil {
 			return nil, fmt.Errorf("open archive %s: %w", opts.ArchivePath, ErrNoDatabase)
 		}
-		attach = "file:" + opts.ArchivePath
-		if opts.ReadOnly {
-			attach += "?mode=ro"
-		}
+		// Read-only even for the daemon: the lifecycle writes the archive
+		// through its own connection, and an attached writable archive
+		// would be locked by every live batch (BEGIN IMMEDIATE locks all
+		// attached databases), stalling commits and pakon clear.
+		attach = "file:" + opts.ArchivePath + "?mode=ro"
 	}
 	sqldb := sql.OpenDB(&connector{dsn: dsn, attach: attach, driver: &sqlite3.SQLiteDriver{}})
 	db := &DB{sql: sqldb, path: path, arch: arch, journal: journal}
@@ -111,7 +112,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if !opts.ReadOnly {
 		// WAL lets the CLI read while the daemon writes; NORMAL sync is
 		// durable at every checkpoint and far cheaper on flash than FULL.
-		for _, pragma := range []string{"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"} {
+		for _, pragma := range []string{"PRAGMA main.journal_mode=WAL", "PRAGMA main.synchronous=NORMAL"} {
 			if _, err := sqldb.ExecContext(ctx, pragma); err != nil {
 				db.Close()
 				return nil, fmt.Errorf("open database %s: %s: %w", path, pragma, err)

@@ -36,6 +36,7 @@ commands:
   daemon    run the monitor: read Suricata's EVE output into the database
   import    ingest EVE files (offline analysis) and exit
   show      query stored flows (also installed as pakon-show)
+  clear     delete stored flows (all, one device -m MAC, or --before TIME)
   version   print the version
 
 Run 'pakon <command> -h' for a command's options.
@@ -67,6 +68,8 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 		cmd = &ImportCommand{stdout: stdout, stderr: stderr}
 	case "show":
 		cmd = &ShowCommand{stdout: stdout, stderr: stderr}
+	case "clear":
+		cmd = &ClearCommand{stdout: stdout, stderr: stderr}
 	case "version", "--version", "-V":
 		cmd = &VersionCommand{stdout: stdout}
 	case "help", "-h", "--help":
