@@ -100,7 +100,7 @@ return view.extend({
 		o.rmempty = false;
 
 		o = s.taboption('storage', form.Value, 'commit_interval', _('Commit interval'),
-			_('How often recent data is written from RAM to the archive on persistent storage. A power cut loses at most this much history; a shorter interval writes the flash more often and wears it out sooner. Seconds, or a number with m, h or d.'));
+			_('How often recent data is written from RAM to the archive on persistent storage. A power cut loses at most this much history; a shorter interval writes the flash more often and wears it out sooner. Seconds, or a number with m, h or d, like 30m.'));
 		o.placeholder = '1h';
 		o.validate = validDuration;
 

@@ -124,7 +124,7 @@ return view.extend({
 				connected ? 'pakon-ok' : 'pakon-bad')
 		]);
 
-		var devTable = E('table', { 'class': 'table pakon-table', 'id': 'pakon-devices' }, [
+		var devTable = E('table', { 'class': 'table pakon-table pakon-static', 'id': 'pakon-devices' }, [
 			E('tr', { 'class': 'tr table-titles' }, [
 				E('th', { 'class': 'th' }, [ _('Device') ]), E('th', { 'class': 'th' }, [ _('Address') ]),
 				E('th', { 'class': 'th pakon-num' }, [ _('Connections') ]), E('th', { 'class': 'th pakon-num' }, [ _('Hosts') ]),
@@ -149,7 +149,7 @@ return view.extend({
 			]);
 		})));
 
-		var topTable = E('table', { 'class': 'table pakon-table', 'id': 'pakon-top' }, [
+		var topTable = E('table', { 'class': 'table pakon-table pakon-static', 'id': 'pakon-top' }, [
 			E('tr', { 'class': 'tr table-titles' }, [
 				E('th', { 'class': 'th' }, [ _('Host') ]), E('th', { 'class': 'th pakon-num' }, [ _('Traffic') ]),
 				E('th', { 'class': 'th pakon-num' }, [ _('Connections') ])

@@ -250,7 +250,7 @@ return view.extend({
 				'click': function() { self.update({ sort: c.key, desc: active ? !p.desc : (c.key != 'device' && c.key != 'hostname' && c.key != 'port') }); }
 			}, [ c.title, active ? (p.desc ? ' \u25bc' : ' \u25b2') : '' ]);
 		}));
-		var body = [ head ];
+		var body = total ? [ head ] : [];
 		rows.forEach(function(r) {
 			var expander = null;
 			if (p.aggregate)
@@ -265,6 +265,7 @@ return view.extend({
 		dom.content(this.summary, [ total
 			? (p.aggregate ? _('Groups %d\u2013%d of %d') : _('Connections %d\u2013%d of %d')).format(first, last, total)
 			: '' ]);
+		this.pager.parentNode.classList.toggle('hidden', !total);
 		dom.content(this.pager, [
 			E('button', { 'class': 'cbi-button', 'id': 'pakon-prev', 'disabled': p.page > 0 ? null : '',
 				'click': function() { self.update({ page: p.page - 1 }); } }, [ '\u2039 ' + _('Previous') ]),
