@@ -40,4 +40,3 @@ func TestACLMatchesDaemon(t *testing.T) {
 		}
 	}
 }
-
