@@ -42,3 +42,46 @@ fmt:
 
 clean:
 	rm -rf bin dist tests/artifacts
+
+# --- OpenWrt: cross builds, packages, tests under qemu-user ---------------
+# Routers' pakon binaries, built with Debian's cross compilers and cgo for
+# SQLite, linked statically: OpenWrt's C library is musl and these
+# compilers link glibc, so only a static binary runs on both. netgo and
+# osusergo keep glibc's NSS (which a static glibc cannot load) out.
+# No mipsel_24kc: Debian's mipsel glibc is hard-float only, and the 24Kc
+# has no FPU (docs/bench/binary-size.md says why precisely); build it in
+# the OpenWrt buildroot (Makefile.openwrt). The Go build cache makes
+# rebuilds quick.
+CROSS_ARCHS   := aarch64_generic arm_cortex-a7_neon-vfpv4
+CROSS_TAGS    := $(TAGS) netgo osusergo
+CROSS_LDFLAGS := $(LDFLAGS) -linkmode external -extldflags '-static'
+CROSS_ENV_aarch64_generic          := GOARCH=arm64 CC=aarch64-linux-gnu-gcc
+CROSS_ENV_arm_cortex-a7_neon-vfpv4 := GOARCH=arm GOARM=7 CC=arm-linux-gnueabihf-gcc
+# Package version: the last commit's date and time (UTC), valid for opkg
+# and apk; packages are reproducible (every entry has the commit's time).
+IPK_VERSION ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y.%m.%d.%H%M%S 2>/dev/null || echo 0)-1
+IPK_MTIME   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+.PHONY: cross ipk test-cross test-packaging
+
+cross: $(addprefix cross-,$(CROSS_ARCHS))
+
+cross-%:
+	@mkdir -p dist/$*
+	CGO_ENABLED=1 GOOS=linux $(CROSS_ENV_$*) $(GO) build $(GOFLAGS) -tags '$(CROSS_TAGS)' -ldflags "$(CROSS_LDFLAGS)" -o dist/$*/pakon ./src/cmd/pakon
+
+ipk: cross
+	@mkdir -p dist/tools
+	$(GO) build -o dist/tools/ipk ./packaging/ipk
+	rm -f dist/*.ipk
+	$(foreach a,$(CROSS_ARCHS),dist/tools/ipk -pkg pakon -arch $(a) -bin dist/$(a)/pakon -version $(IPK_VERSION) -mtime $(IPK_MTIME) -out dist &&) true
+	dist/tools/ipk -pkg luci-app-pakon -version $(IPK_VERSION) -mtime $(IPK_MTIME) -out dist
+
+# Unit tests of src/... for aarch64 and armv7, each package's test binary
+# run under qemu-user.
+test-cross:
+	GO='$(GO)' TAGS='$(CROSS_TAGS)' sh packaging/test-cross.sh aarch64 armv7
+
+# The packaging tests, including the install test of the packages in dist/.
+test-packaging: ipk
+	PAKON_IPK_DIR=$(CURDIR)/dist $(GO) test -count=1 ./tests/packaging/...
