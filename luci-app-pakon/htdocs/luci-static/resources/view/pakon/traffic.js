@@ -172,7 +172,7 @@ return view.extend({
 			'change': function(ev) { self.update({ limit: +ev.target.value }); } },
 			pageSizes.map(function(n) { return E('option', { 'value': n, 'selected': n == p.limit ? '' : null }, [ String(n) ]); }));
 
-		this.table = E('table', { 'class': 'table pakon-table', 'id': 'pakon-flows' });
+		this.table = E('table', { 'class': 'table pakon-table pakon-loading', 'id': 'pakon-flows' });
 		this.summary = E('div', { 'class': 'pakon-summary', 'id': 'pakon-summary' });
 		this.pager = E('div', { 'class': 'pakon-pager', 'id': 'pakon-pager' });
 		this.notice = E('div', { 'id': 'pakon-empty' });
