@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +44,31 @@ func BenchmarkArchive(b *testing.B) { benchQueries(b, benchEngine(b, shapeArchiv
 // BenchmarkRaw runs them on four weeks of raw flows in the live database.
 func BenchmarkRaw(b *testing.B) { benchQueries(b, benchEngine(b, shapeRaw)) }
 
+// cpuTime returns the process's user+system CPU time: the machine may be
+// shared, and CPU time per query is less disturbed by other load than
+// wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loop runs f as the benchmark body and reports CPU ms per query next
+// to the wall time.
+func loop(b *testing.B, f func()) {
+	start := cpuTime()
+	n := 0
+	for b.Loop() {
+		f()
+		n++
+	}
+	if n > 0 {
+		b.ReportMetric(float64(cpuTime()-start)/float64(n)/1e6, "cpu-ms/op")
+	}
+}
+
 func benchQueries(b *testing.B, e *query.Engine) {
 	ctx := context.Background()
 	day, weeks := benchEnd.Add(-24*time.Hour), benchEnd.Add(-benchDays*24*time.Hour)
@@ -73,13 +99,13 @@ func benchQueries(b *testing.B, e *query.Engine) {
 	for _, c := range flows {
 		b.Run("Flows/"+c.name, func(b *testing.B) {
 			rows := 0
-			for b.Loop() {
+			loop(b, func() {
 				res, err := e.Flows(ctx, c.p)
 				if err != nil {
 					b.Fatal(err)
 				}
 				rows = len(res.Rows)
-			}
+			})
 			b.ReportMetric(float64(rows), "rows")
 		})
 	}
@@ -96,22 +122,22 @@ func benchQueries(b *testing.B, e *query.Engine) {
 	for _, c := range aggs {
 		b.Run("Aggregate/"+c.name, func(b *testing.B) {
 			rows := 0
-			for b.Loop() {
+			loop(b, func() {
 				res, err := e.Aggregate(ctx, c.p)
 				if err != nil {
 					b.Fatal(err)
 				}
 				rows = res.Total
-			}
+			})
 			b.ReportMetric(float64(rows), "groups")
 		})
 	}
 	b.Run("Devices/4w", func(b *testing.B) {
-		for b.Loop() {
+		loop(b, func() {
 			if _, err := e.Devices(ctx, query.Params{Start: weeks}); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	})
 	for _, c := range []struct {
 		name string
@@ -124,11 +150,11 @@ func benchQueries(b *testing.B, e *query.Engine) {
 		{"Devices/Time/4w", query.TopParams{Params: query.Params{Start: weeks}, By: query.ByDevice, Metric: query.MetricTime}},
 	} {
 		b.Run("Top/"+c.name, func(b *testing.B) {
-			for b.Loop() {
+			loop(b, func() {
 				if _, err := e.Top(ctx, c.p); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 	for _, c := range []struct {
@@ -141,11 +167,11 @@ func benchQueries(b *testing.B, e *query.Engine) {
 		{"4w/Hour", query.HistogramParams{Params: query.Params{Start: weeks}, Bucket: time.Hour}},
 	} {
 		b.Run("Histogram/"+c.name, func(b *testing.B) {
-			for b.Loop() {
+			loop(b, func() {
 				if _, err := e.Histogram(ctx, c.p); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }
