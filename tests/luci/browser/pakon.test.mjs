@@ -50,10 +50,10 @@ async function queryAll(args) {
 	return { rows, total };
 }
 
-async function shot(name, viewport = desktop) {
+async function shot(name, viewport = desktop, fullPage = true) {
 	await page.setViewportSize(viewport);
 	await page.waitForTimeout(150);
-	await page.screenshot({ path: path.join(artifacts, `${name}-${viewport.width}.png`), fullPage: true });
+	await page.screenshot({ path: path.join(artifacts, `${name}-${viewport.width}.png`), fullPage });
 }
 
 async function open(view, query = '') {
@@ -275,7 +275,7 @@ test('settings: save a setting, status panel, clear with confirmation', async ()
 	assert.ok(before.total > 0);
 	await page.click('#pakon-clear');
 	await page.waitForSelector('#pakon-clear-cancel');
-	await shot('config-clear-modal');
+	await shot('config-clear-modal', desktop, false);
 	await page.click('#pakon-clear-cancel');
 	assert.equal((await ubus('pakon', 'query', { start, end, limit: 1 })).total, before.total);
 	await page.click('#pakon-clear');

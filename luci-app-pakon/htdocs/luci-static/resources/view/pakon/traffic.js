@@ -63,7 +63,7 @@ function hostCell(r) {
 	return node;
 }
 
-function flowRow(r, extraClass, expander) {
+function flowRow(r, extraClass, expander, flowsCol) {
 	return E('tr', {
 		'class': 'tr pakon-row' + (r.active ? ' pakon-active' : '') + (extraClass ? ' ' + extraClass : ''),
 		'data-mac': r.mac
@@ -83,8 +83,8 @@ function flowRow(r, extraClass, expander) {
 		]),
 		E('td', { 'class': 'td pakon-num', 'data-title': _('Sent') }, [ fmt.bytes(r.bytes_sent) ]),
 		E('td', { 'class': 'td pakon-num', 'data-title': _('Received') }, [ fmt.bytes(r.bytes_received) ])
-	].concat(r.flows != null && extraClass != 'pakon-member' && expander != null
-		? [ E('td', { 'class': 'td pakon-num', 'data-title': _('Flows') }, [ fmt.number(r.flows) ]) ] : []));
+	].concat(flowsCol ? [ E('td', { 'class': 'td pakon-num', 'data-title': extraClass ? null : _('Flows') },
+		extraClass ? [] : [ fmt.number(r.flows) ]) ] : []));
 }
 
 return view.extend({
@@ -256,7 +256,7 @@ return view.extend({
 			if (p.aggregate)
 				expander = E('button', { 'class': 'cbi-button pakon-expand', 'title': _('Show the flows of this row'), 'aria-expanded': 'false',
 					'click': function(ev) { return self.toggleMembers(ev.currentTarget, r); } }, [ '\u25b8' ]);
-			body.push(flowRow(r, null, expander));
+			body.push(flowRow(r, null, expander, p.aggregate));
 		});
 		dom.content(this.table, body);
 
@@ -295,7 +295,7 @@ return view.extend({
 		return this.query(a, limit, 0).then(function(res) {
 			var after = tr;
 			(res.rows || []).forEach(function(m) {
-				var row = flowRow(m, 'pakon-member', null);
+				var row = flowRow(m, 'pakon-member', null, true);
 				after.parentNode.insertBefore(row, after.nextSibling);
 				after = row;
 			});
