@@ -9,8 +9,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"database/sql/driver"
+	"embed"
 	"errors"
 	"fmt"
 	"io/fs"

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -188,5 +189,24 @@ func TestAllFlowsSpansArchive(t *testing.T) {
 	defer ro.Close()
 	if n := count(ro); n != 2 {
 		t.Fatalf("read-only all_flows has %d rows, want 2", n)
+	}
+}
+
+// BenchmarkWrite measures batched flow inserts, the store's share of ingest.
+func BenchmarkWrite(b *testing.B) {
+	db := MustOpenDB(b)
+	batch := &store.Batch{}
+	b.ResetTimer()
+	for i := range b.N {
+		r := rec(uint64(i+1), float64(1_700_000_000+i), float64(1_700_000_000+i+5), false)
+		r.SrcPort = uint16(i)
+		r.MAC = fmt.Sprintf("02:00:00:00:00:%02x", i%30)
+		batch.Updates = append(batch.Updates, flow.Update{Record: r})
+		if len(batch.Updates) == 4096 || i == b.N-1 {
+			if err := db.Write(context.Background(), batch); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
 	}
 }
