@@ -67,6 +67,7 @@ IPK_MTIME   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 cross: $(addprefix cross-,$(CROSS_ARCHS))
 
 cross-%:
+	$(if $(CROSS_ENV_$*),,$(error no cross build for "$*"; the architectures are $(CROSS_ARCHS)))
 	@mkdir -p dist/$*
 	CGO_ENABLED=1 GOOS=linux $(CROSS_ENV_$*) $(GO) build $(GOFLAGS) -tags '$(CROSS_TAGS)' -ldflags "$(CROSS_LDFLAGS)" -o dist/$*/pakon ./src/cmd/pakon
 
