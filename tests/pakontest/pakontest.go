@@ -64,8 +64,10 @@ type Instance struct {
 	bin    string
 }
 
-// New writes a UCI config into a fresh temp dir. extra is appended inside
-// the monitor section (e.g. "option skip_unidirectional '0'").
+// New writes a UCI config into a fresh temp dir. Each option is appended
+// inside the monitor section (e.g. "option skip_unidirectional '0'"),
+// except those starting with "config ", which are whole sections added at
+// the end (e.g. "config ubus 'ubus'\n\toption socket '/tmp/x'").
 func New(tb testing.TB, monitorOptions ...string) *Instance {
 	tb.Helper()
 	dir := tb.TempDir()
@@ -76,10 +78,18 @@ func New(tb testing.TB, monitorOptions ...string) *Instance {
 	var b strings.Builder
 	fmt.Fprintf(&b, "config monitor 'monitor'\n\toption eve_socket '%s'\n\toption live_db '%s'\n\toption state_dir '%s'\n",
 		in.Socket, in.LiveDB, dir)
+	var sections []string
 	for _, o := range monitorOptions {
+		if strings.HasPrefix(o, "config ") {
+			sections = append(sections, o)
+			continue
+		}
 		fmt.Fprintf(&b, "\t%s\n", o)
 	}
 	fmt.Fprintf(&b, "\nconfig archive 'archive'\n\toption path '%s'\n", filepath.Join(dir, "archive.db"))
+	for _, sec := range sections {
+		fmt.Fprintf(&b, "\n%s\n", sec)
+	}
 	if err := os.WriteFile(in.Config, []byte(b.String()), 0o600); err != nil {
 		tb.Fatal(err)
 	}
@@ -171,9 +181,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.d.logs.Write(p)
 }
 
-// StartDaemon starts `pakon daemon` and waits until its socket exists. The
-// daemon is stopped (SIGTERM) at cleanup.
-func (in *Instance) StartDaemon(tb testing.TB) *Daemon {
+// start starts `pakon daemon`; it is stopped (SIGTERM) at cleanup.
+func (in *Instance) start(tb testing.TB) *Daemon {
 	tb.Helper()
 	d := &Daemon{done: make(chan struct{})}
 	d.cmd = exec.Command(in.bin, "daemon", "-c", in.Config)
@@ -188,6 +197,13 @@ func (in *Instance) StartDaemon(tb testing.TB) *Daemon {
 			tb.Logf("pakon daemon log:\n%s", d.Logs())
 		}
 	})
+	return d
+}
+
+// StartDaemon starts `pakon daemon` and waits until its socket exists.
+func (in *Instance) StartDaemon(tb testing.TB) *Daemon {
+	tb.Helper()
+	d := in.start(tb)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(in.Socket); err == nil {
@@ -239,4 +255,14 @@ func (d *Daemon) WaitLog(tb testing.TB, s string, n int, timeout time.Duration) 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// StartDaemonNoSocket starts `pakon daemon` for a config that follows an
+// EVE file instead of listening on a socket; it returns once the daemon
+// logs that it runs.
+func (in *Instance) StartDaemonNoSocket(tb testing.TB) *Daemon {
+	tb.Helper()
+	d := in.start(tb)
+	d.WaitLog(tb, "pakon running", 1, 30*time.Second)
+	return d
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,12 +12,12 @@ import (
 	"syscall"
 	"time"
 
-	"log/slog"
-
 	"github.com/pakon/pakon/src/config"
 	"github.com/pakon/pakon/src/eveinput"
-	"github.com/pakon/pakon/src/flow"
 	"github.com/pakon/pakon/src/ingest"
+	"github.com/pakon/pakon/src/leases"
+	"github.com/pakon/pakon/src/query"
+	"github.com/pakon/pakon/src/service"
 	"github.com/pakon/pakon/src/store"
 )
 
@@ -29,11 +30,14 @@ type DaemonCommand struct {
 }
 
 // Run reads EVE from Suricata's socket (or a followed file) into the live
-// database until ctx is cancelled, then writes out everything it holds.
+// database until ctx is cancelled, then writes out everything it holds. It
+// answers ubus calls when ubusd is there, and tells systemd how it is.
 func (c *DaemonCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("daemon", c.stderr)
 	cfgPath := fs.String("c", "/etc/config/pakon", "UCI config `file`")
 	debug := fs.Bool("debug", false, "log debug messages")
+	dhcpPath := fs.String("dhcp-config", leases.DefaultDHCPConfig, "DHCP host names from this UCI `file` (\"\" for none)")
+	leasePath := fs.String("leases", "", "dnsmasq lease `file` (default: found from the DHCP config)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +49,14 @@ func (c *DaemonCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The watchdog runs from here on: opening a large archive may take a
+	// while, and systemd must not take that for a hang.
+	notify := service.New(service.Options{Logger: log})
+	if err := notify.Open(); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	defer notify.Close(context.Background())
+
 	status := &lifecycleStatus{}
 	if cfg.ArchivePath != "" {
 		// A damaged archive must not stop monitoring, and must not fail
@@ -67,10 +79,16 @@ func (c *DaemonCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
+	d := &daemon{cfgPath: *cfgPath, cfg: cfg, log: log, started: time.Now(), db: db, pipe: pipe, lc: lc}
+	d.names = newNames(cfg, *dhcpPath, *leasePath)
+	d.engine = query.New(db, query.Options{Names: d.names, Logger: log})
+	d.loadLists(cfg)
+
 	source, err := newSource(cfg, pipe, log)
 	if err != nil {
 		return err
 	}
+	d.source = source
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -82,9 +100,10 @@ func (c *DaemonCommand) Run(ctx context.Context, args []string) error {
 	go func() { pipeDone <- pipe.Run(context.Background()) }()
 
 	srcCtx, stopSource := context.WithCancel(ctx)
+	defer stopSource()
 	var wg sync.WaitGroup
 	var srcErr error
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		srcErr = source.run(srcCtx)
@@ -94,17 +113,39 @@ func (c *DaemonCommand) Run(ctx context.Context, args []string) error {
 		defer wg.Done()
 		lc.run(srcCtx)
 	}()
+	go func() {
+		defer wg.Done()
+		d.sample(srcCtx, notify)
+	}()
+
+	bus := d.startUbus(srcCtx)
+	watcher := d.watchDHCP(srcCtx, bus)
+
 	log.Info("pakon running", "input", source.describe(), "db", cfg.LiveDB, "archive", cfg.ArchivePath,
-		"commit_interval_s", cfg.CommitInterval.Seconds())
+		"commit_interval_s", cfg.CommitInterval.Seconds(), "ubus", bus != nil)
+	notify.Ready("reading EVE from " + source.describe())
 loop:
 	for {
 		select {
 		case <-srcCtx.Done():
 			break loop
 		case <-hup:
-			log.Info("SIGHUP: reopening inputs")
+			notify.Reloading("reloading configuration")
+			log.Info("SIGHUP: reopening inputs, reloading lists and names")
 			source.reopen()
+			if err := d.Reload(srcCtx); err != nil {
+				log.Error("reload", "err", err)
+			}
+			notify.Ready("reading EVE from " + source.describe())
 		}
+	}
+	notify.Stopping("writing out flows")
+	stopSource()
+	if watcher != nil {
+		watcher(context.Background())
+	}
+	if bus != nil {
+		bus.Close(context.Background())
 	}
 	wg.Wait()
 	pipe.CloseInput()
@@ -128,6 +169,8 @@ type source struct {
 	run      func(context.Context) error
 	reopen   func()
 	describe func() string
+	// socket is set when Suricata connects to pakon (not a followed file).
+	socket *eveinput.Socket
 }
 
 func newSource(cfg *config.Config, pipe *ingest.Pipeline, log *slog.Logger) (*source, error) {
@@ -145,161 +188,5 @@ func newSource(cfg *config.Config, pipe *ingest.Pipeline, log *slog.Logger) (*so
 	if err := s.Listen(); err != nil {
 		return nil, err
 	}
-	return &source{run: s.Serve, reopen: func() {}, describe: func() string { return fmt.Sprintf("socket %s", cfg.EVESocket) }}, nil
-}
-
-// lifecycleStatus is the storage health the daemon reports (logged now,
-// ubus status later).
-type lifecycleStatus struct {
-	mu        sync.Mutex
-	lastError string
-}
-
-func (s *lifecycleStatus) set(msg string) {
-	s.mu.Lock()
-	s.lastError = msg
-	s.mu.Unlock()
-}
-
-// Error returns the last storage problem, "" when there was none.
-func (s *lifecycleStatus) Error() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastError
-}
-
-// lifecycle runs the storage steps of the daemon: every commit_interval a
-// snapshot of the correlator plus a commit of completed flows to flash
-// (taken together, so they agree), then archive maintenance.
-type lifecycle struct {
-	db       *store.DB
-	cfg      *config.Config
-	log      *slog.Logger
-	status   *lifecycleStatus
-	pipe     *ingest.Pipeline
-	snapshot string
-}
-
-func (lc *lifecycle) archived() bool { return lc.cfg.ArchivePath != "" }
-
-func (lc *lifecycle) policy() store.Policy {
-	p := store.Policy{
-		Keep:           lc.cfg.ArchiveKeep,
-		LiveMaxRows:    int64(lc.cfg.LiveDBLimit),
-		ArchiveMaxRows: int64(lc.cfg.ArchiveDBLimit),
-	}
-	for _, r := range lc.cfg.ArchiveRules {
-		p.Rules = append(p.Rules, store.Rule{UpTo: r.UpTo, Window: r.Window, SizeThreshold: r.SizeThreshold})
-	}
-	return p
-}
-
-// restore brings back what the previous run left: journaled flows (after a
-// reboot emptied the live database), the correlator's snapshot, and the
-// active rows that snapshot still owns.
-func (lc *lifecycle) restore(ctx context.Context) error {
-	if lc.archived() {
-		st, err := lc.db.Restore(ctx)
-		if err != nil {
-			return err
-		}
-		if st.Flows+st.Devices+st.Damaged > 0 {
-			lc.log.Info("restored from the flash journal", "flows", st.Flows, "already_archived", st.Skipped,
-				"devices", st.Devices, "damaged_chunks", st.Damaged)
-		}
-	}
-	state, err := ingest.LoadSnapshot(lc.snapshot)
-	if err != nil {
-		// A bad snapshot costs names of flows open at the restart, no more.
-		lc.log.Warn("ignoring snapshot", "err", err)
-		state = flow.State{}
-	}
-	active, err := lc.db.ActiveFlowIDs(ctx)
-	if err != nil {
-		return err
-	}
-	keep := make(map[uint64]bool, len(state.Open))
-	for i := range state.Open {
-		id := state.Open[i].Record.FlowID
-		// The database, not the snapshot, knows whether the row exists:
-		// it may have been written after the snapshot, or lost with the
-		// tmpfs in a reboot.
-		state.Open[i].Written = active[id]
-		keep[id] = true
-	}
-	lc.pipe.Correlator().Import(state)
-	n, err := lc.db.CloseStaleActiveExcept(ctx, keep)
-	if err != nil {
-		return err
-	}
-	lc.log.Info("restored state", "open_flows", len(state.Open), "dns_answers", len(state.DNS), "stale_active_closed", n)
-	return nil
-}
-
-// run commits every commit_interval until ctx is done.
-func (lc *lifecycle) run(ctx context.Context) {
-	t := time.NewTicker(lc.cfg.CommitInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		err := lc.pipe.Sync(ctx, func(c *flow.Correlator) {
-			if err := lc.commit(ctx, c); err != nil {
-				lc.fail("commit", err)
-			}
-		})
-		if err != nil {
-			return // stopping
-		}
-		lc.maintain(ctx)
-	}
-}
-
-// checkpoint is the clean-stop flush: commit, snapshot and maintain.
-func (lc *lifecycle) checkpoint(ctx context.Context, c *flow.Correlator) error {
-	err := lc.commit(ctx, c)
-	if err != nil {
-		lc.fail("final commit", err)
-	}
-	lc.maintain(ctx)
-	return err
-}
-
-// commit appends completed flows to flash and saves the snapshot; it runs
-// where nothing changes the correlator or the live database underneath.
-func (lc *lifecycle) commit(ctx context.Context, c *flow.Correlator) error {
-	state := c.Export()
-	if lc.archived() {
-		st, err := lc.db.Commit(ctx)
-		if err != nil {
-			return err
-		}
-		lc.log.Debug("committed to flash", "flows", st.Flows, "devices", st.Devices)
-	}
-	return ingest.SaveSnapshot(lc.snapshot, state)
-}
-
-func (lc *lifecycle) maintain(ctx context.Context) {
-	if !lc.archived() {
-		return
-	}
-	start := time.Now()
-	st, err := lc.db.Maintain(ctx, start, lc.policy())
-	if err != nil {
-		lc.fail("archive maintenance", err)
-		return
-	}
-	if st.ArchivedFlows+st.Aggregated+st.ExpiredDays+st.CappedDays > 0 {
-		lc.log.Info("archive maintained", "archived_flows", st.ArchivedFlows, "days_aggregated", st.Aggregated,
-			"flows_dropped_small", st.DroppedFlows, "days_expired", st.ExpiredDays, "days_capped", st.CappedDays,
-			"duration_s", time.Since(start).Seconds())
-	}
-}
-
-func (lc *lifecycle) fail(what string, err error) {
-	lc.status.set(what + ": " + err.Error())
-	lc.log.Error(what, "err", err)
+	return &source{run: s.Serve, reopen: func() {}, describe: func() string { return fmt.Sprintf("socket %s", cfg.EVESocket) }, socket: s}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/pakon/pakon/src/config"
+	"github.com/pakon/pakon/src/service"
 )
 
 // command is one applet.
@@ -131,13 +132,19 @@ func loadConfig(path string, log *slog.Logger) (*config.Config, error) {
 	return cfg, nil
 }
 
-// newLogger logs text to w; the journal and logread both read it well.
+// newLogger logs text to w; logread reads it well. Under systemd (stderr
+// is the journal) lines carry their priority and no timestamp, which the
+// journal adds itself.
 func newLogger(w io.Writer, debug bool) *slog.Logger {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	if f, ok := w.(*os.File); ok && service.Journal(f) {
+		return slog.New(service.NewJournalHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // stringList is a repeatable string flag.

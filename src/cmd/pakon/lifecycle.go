@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pakon/pakon/src/config"
+	"github.com/pakon/pakon/src/flow"
+	"github.com/pakon/pakon/src/ingest"
+	"github.com/pakon/pakon/src/store"
+)
+
+// lifecycleStatus is the storage health the daemon reports (logged now,
+// ubus status later).
+type lifecycleStatus struct {
+	mu        sync.Mutex
+	lastError string
+}
+
+func (s *lifecycleStatus) set(msg string) {
+	s.mu.Lock()
+	s.lastError = msg
+	s.mu.Unlock()
+}
+
+// Error returns the last storage problem, "" when there was none.
+func (s *lifecycleStatus) Error() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastError
+}
+
+// lifecycle runs the storage steps of the daemon: every commit_interval a
+// snapshot of the correlator plus a commit of completed flows to flash
+// (taken together, so they agree), then archive maintenance.
+type lifecycle struct {
+	db       *store.DB
+	cfg      *config.Config
+	log      *slog.Logger
+	status   *lifecycleStatus
+	pipe     *ingest.Pipeline
+	snapshot string
+
+	mu        sync.Mutex
+	committed time.Time
+}
+
+// lastCommit returns when flows last reached flash (or the snapshot was
+// saved, without an archive).
+func (lc *lifecycle) lastCommit() time.Time {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.committed
+}
+
+func (lc *lifecycle) archived() bool { return lc.cfg.ArchivePath != "" }
+
+func (lc *lifecycle) policy() store.Policy {
+	p := store.Policy{
+		Keep:           lc.cfg.ArchiveKeep,
+		LiveMaxRows:    int64(lc.cfg.LiveDBLimit),
+		ArchiveMaxRows: int64(lc.cfg.ArchiveDBLimit),
+	}
+	for _, r := range lc.cfg.ArchiveRules {
+		p.Rules = append(p.Rules, store.Rule{UpTo: r.UpTo, Window: r.Window, SizeThreshold: r.SizeThreshold})
+	}
+	return p
+}
+
+// restore brings back what the previous run left: journaled flows (after a
+// reboot emptied the live database), the correlator's snapshot, and the
+// active rows that snapshot still owns.
+func (lc *lifecycle) restore(ctx context.Context) error {
+	if lc.archived() {
+		st, err := lc.db.Restore(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Flows+st.Devices+st.Damaged > 0 {
+			lc.log.Info("restored from the flash journal", "flows", st.Flows, "already_archived", st.Skipped,
+				"devices", st.Devices, "damaged_chunks", st.Damaged)
+		}
+	}
+	state, err := ingest.LoadSnapshot(lc.snapshot)
+	if err != nil {
+		// A bad snapshot costs names of flows open at the restart, no more.
+		lc.log.Warn("ignoring snapshot", "err", err)
+		state = flow.State{}
+	}
+	active, err := lc.db.ActiveFlowIDs(ctx)
+	if err != nil {
+		return err
+	}
+	keep := make(map[uint64]bool, len(state.Open))
+	for i := range state.Open {
+		id := state.Open[i].Record.FlowID
+		// The database, not the snapshot, knows whether the row exists:
+		// it may have been written after the snapshot, or lost with the
+		// tmpfs in a reboot.
+		state.Open[i].Written = active[id]
+		keep[id] = true
+	}
+	lc.pipe.Correlator().Import(state)
+	n, err := lc.db.CloseStaleActiveExcept(ctx, keep)
+	if err != nil {
+		return err
+	}
+	lc.log.Info("restored state", "open_flows", len(state.Open), "dns_answers", len(state.DNS), "stale_active_closed", n)
+	return nil
+}
+
+// run commits every commit_interval until ctx is done.
+func (lc *lifecycle) run(ctx context.Context) {
+	t := time.NewTicker(lc.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := lc.pipe.Sync(ctx, func(c *flow.Correlator) {
+			if err := lc.commit(ctx, c); err != nil {
+				lc.fail("commit", err)
+			}
+		})
+		if err != nil {
+			return // stopping
+		}
+		lc.maintain(ctx)
+	}
+}
+
+// checkpoint is the clean-stop flush: commit, snapshot and maintain.
+func (lc *lifecycle) checkpoint(ctx context.Context, c *flow.Correlator) error {
+	err := lc.commit(ctx, c)
+	if err != nil {
+		lc.fail("final commit", err)
+	}
+	lc.maintain(ctx)
+	return err
+}
+
+// commit appends completed flows to flash and saves the snapshot; it runs
+// where nothing changes the correlator or the live database underneath.
+func (lc *lifecycle) commit(ctx context.Context, c *flow.Correlator) error {
+	state := c.Export()
+	if lc.archived() {
+		st, err := lc.db.Commit(ctx)
+		if err != nil {
+			return err
+		}
+		lc.log.Debug("committed to flash", "flows", st.Flows, "devices", st.Devices)
+	}
+	if err := ingest.SaveSnapshot(lc.snapshot, state); err != nil {
+		return err
+	}
+	lc.mu.Lock()
+	lc.committed = time.Now()
+	lc.mu.Unlock()
+	return nil
+}
+
+func (lc *lifecycle) maintain(ctx context.Context) {
+	if !lc.archived() {
+		return
+	}
+	start := time.Now()
+	st, err := lc.db.Maintain(ctx, start, lc.policy())
+	if err != nil {
+		lc.fail("archive maintenance", err)
+		return
+	}
+	if st.ArchivedFlows+st.Aggregated+st.ExpiredDays+st.CappedDays > 0 {
+		lc.log.Info("archive maintained", "archived_flows", st.ArchivedFlows, "days_aggregated", st.Aggregated,
+			"flows_dropped_small", st.DroppedFlows, "days_expired", st.ExpiredDays, "days_capped", st.CappedDays,
+			"duration_s", time.Since(start).Seconds())
+	}
+}
+
+func (lc *lifecycle) fail(what string, err error) {
+	lc.status.set(what + ": " + err.Error())
+	lc.log.Error(what, "err", err)
+}
