@@ -185,7 +185,7 @@ func TestClientAsExampleServer(t *testing.T) {
 	c := openClient(t, path, obj)
 	waitScript(t, done)
 	if c.ID() != idServer || obj.ID() != idTest {
-		t.Errorf("client id %08x object id %08x, want %08x %08x", c.ID(), obj.ID(), idServer, idTest)
+		t.Errorf("client id %08x object id %08x, want %08x %08x", c.ID(), obj.ID(), uint32(idServer), uint32(idTest))
 	}
 }
 

@@ -163,7 +163,7 @@ func TestValueOf(t *testing.T) {
 		{"bool", true, ubus.Int8(1)},
 		{"string", "x", ubus.String("x")},
 		{"int fits int32", -7, ubus.Int32(-7)},
-		{"int above int32", 5000000000, ubus.Int64(5000000000)},
+		{"int above int32", int64(5000000000), ubus.Int64(5000000000)},
 		{"int32 min", int64(math.MinInt32), ubus.Int32(math.MinInt32)},
 		{"below int32 min", int64(math.MinInt32) - 1, ubus.Int64(math.MinInt32 - 1)},
 		{"uint32 max", uint32(math.MaxUint32), ubus.Int64(math.MaxUint32)},
