@@ -18,9 +18,11 @@ setup:
 
 # test is what CI runs (.ci/run): set-up, static checks, every test (the
 # integration tests drive real Suricata, network namespaces, dbus-daemon and
-# Chromium, so they need root), and a short fuzz pass.
+# Chromium, so they need root), the unit tests of the aarch64 and armv7
+# builds under qemu-user, and a short fuzz pass.
 test: setup build fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
+	$(MAKE) test-cross
 	FUZZTIME=5s sh tests/fuzz-short.sh
 
 unit:
