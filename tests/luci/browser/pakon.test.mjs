@@ -197,12 +197,27 @@ test('traffic: CSV export holds every page of the query', async () => {
 	});
 });
 
-test('traffic: empty states say why', async () => {
-	await open('traffic', range + '&hostname=nothing.invalid');
+test('traffic: custom range and empty states that say why', async () => {
+	const input = t => new Date(t * 1000).toISOString().slice(0, 16); // the browser runs in UTC
+	await open('traffic', 'preset=1h');
+	await settle();
+	await page.selectOption('#pakon-range', 'custom');
+	await settle();
+	await page.fill('#pakon-from', input(start));
+	await page.fill('#pakon-to', input(end));
+	await page.click('#pakon-apply-range');
+	await settle();
+	const all = await ubus('pakon', 'query', { start: Math.floor(start / 60) * 60, end: Math.floor(end / 60) * 60, limit: 1 });
+	assert.equal((await summary()).total, all.total);
+	assert.match(page.url(), new RegExp(`start=${Math.floor(start / 60) * 60}&end=${Math.floor(end / 60) * 60}`));
+
+	await page.fill('#pakon-host', 'nothing.invalid');
+	await page.press('#pakon-host', 'Enter');
 	await settle();
 	const text = await page.textContent('#pakon-empty');
 	assert.match(text, /No connections match/);
 	assert.match(text, /Suricata is not connected/);
+	assert.equal(await page.locator('#pakon-flows tr').count(), 0);
 });
 
 test('overview: devices, chart, top hosts, click-through and rename', async () => {
