@@ -177,12 +177,15 @@ func unicodeOf(name string) string {
 
 // openTime computes, per hostname or device, how long at least one
 // matching flow was open within the range: the union of the flows'
-// intervals, clipped to the range. SQL does it in one pass over the flows
-// sorted by key and start, keeping the latest end seen so far.
+// intervals, clipped to the range. SQL reads the clipped intervals (and
+// the name filters); Go merges them per key.
 func (pl *plan) openTime(ctx context.Context, e *Engine, byDevice bool) (map[string]float64, error) {
-	ns, err := pl.nameSets(ctx, e, !byDevice)
-	if err != nil {
-		return nil, err
+	var ns *nameSet
+	if pl.filtersNames() {
+		var err error
+		if ns, err = pl.nameSets(ctx, e, false); err != nil {
+			return nil, err
+		}
 	}
 	lo, hi := pl.from, pl.to
 	if pl.p.Start.IsZero() {
@@ -191,45 +194,51 @@ func (pl *plan) openTime(ctx context.Context, e *Engine, byDevice bool) (map[str
 	if pl.p.End.IsZero() {
 		hi = math.MaxFloat64
 	}
-	var args []any
-	q := ""
-	key := "CASE WHEN f.mac = '' THEN 'ip:' || f.src_ip ELSE f.mac END"
-	join := ""
-	if !byDevice {
-		q = "WITH hm(k, v) AS MATERIALIZED (SELECT key, value FROM json_each(?)), "
-		args = append(args, jsonObject(ns.displays))
-		key = "CASE WHEN f.observed_name = '' THEN f.dest_ip ELSE coalesce(hm.v, f.observed_name) END"
-		join = " LEFT JOIN hm ON hm.k = f.observed_name"
-	} else {
-		q = "WITH "
+	cols := "f.observed_name, CASE WHEN f.observed_name = '' THEN f.dest_ip ELSE '' END"
+	if byDevice {
+		cols = "f.mac, CASE WHEN f.mac = '' THEN f.src_ip ELSE '' END"
 	}
-	q += "r AS (SELECT " + key + " AS k, max(f.start, ?) AS s, min(f.end, ?) AS e" + fromFlows + join
-	args = append(args, lo, hi)
-	args = append(args, pl.args...)
-	if ns.cond != "" {
+	args := append([]any{lo, hi}, pl.args...)
+	q := "SELECT " + cols + ", max(f.start, ?), min(f.end, ?)" + fromFlows
+	if ns != nil && ns.cond != "" {
 		q += pl.where(ns.cond)
 		args = append(args, ns.args...)
 	} else {
 		q += pl.where()
 	}
-	q += "), w AS (SELECT k, s, e, max(e) OVER (PARTITION BY k ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS pe FROM r)" +
-		" SELECT k, sum(max(0, e - max(s, coalesce(pe, s)))) FROM w GROUP BY k"
 	rows, err := e.db.SQL().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("open time: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]float64{}
+	type span struct{ s, e float64 }
+	spans := map[string][]span{}
 	for rows.Next() {
-		var k string
-		var t float64
-		if err := rows.Scan(&k, &t); err != nil {
+		var a, b string
+		var sp span
+		if err := rows.Scan(&a, &b, &sp.s, &sp.e); err != nil {
 			return nil, fmt.Errorf("open time: %w", err)
 		}
-		out[k] = t
+		k := pl.hostKey(a, b)
+		if byDevice {
+			k = (&groupRow{mac: a, devIP: b}).deviceKey()
+		}
+		spans[k] = append(spans[k], sp)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("open time: %w", err)
+	}
+	out := make(map[string]float64, len(spans))
+	for k, list := range spans {
+		slices.SortFunc(list, func(x, y span) int { return cmp.Compare(x.s, y.s) })
+		total, reach := 0.0, math.Inf(-1)
+		for _, sp := range list {
+			if from := max(sp.s, reach); sp.e > from {
+				total += sp.e - from
+			}
+			reach = max(reach, sp.e)
+		}
+		out[k] = total
 	}
 	return out, nil
 }
