@@ -260,6 +260,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 		}
 		batch.Devices = append(batch.Devices, p.corr.TakeDevices()...)
+		batch.Alerts = p.corr.DrainAlerts(batch.Alerts, final)
 		p.mu.Lock()
 		p.flowStats = p.corr.Stats()
 		p.mu.Unlock()

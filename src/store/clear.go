@@ -19,6 +19,7 @@ type ClearFilter struct {
 type ClearStats struct {
 	LiveFlows    int64 // live rows
 	ArchivedRows int64 // archive rows (a merged row holds several flows)
+	Alerts       int64 // folded alert rows (live; the archive's copies go too)
 }
 
 // Clear deletes flows from both tiers and from the journal, so that no
@@ -29,7 +30,8 @@ type ClearStats struct {
 // written again when it ends). Freed archive pages are zeroed
 // (secure_delete) and given back to the file system: clearing is about
 // privacy. Clearing everything also forgets devices; clearing one device
-// forgets that device.
+// forgets that device. Alerts of the device, or last seen before the
+// time, go with the flows.
 func (db *DB) Clear(ctx context.Context, f ClearFilter) (ClearStats, error) {
 	var st ClearStats
 	match := func(mac string, endSec float64) bool {
@@ -57,6 +59,9 @@ func (db *DB) Clear(ctx context.Context, f ClearFilter) (ClearStats, error) {
 		return st, fmt.Errorf("clear live flows: %w", err)
 	}
 	st.LiveFlows, _ = res.RowsAffected()
+	if st.Alerts, err = db.clearAlerts(ctx, f); err != nil {
+		return st, err
+	}
 	if _, err := db.sql.ExecContext(ctx, "DELETE FROM journaled WHERE flow_key NOT IN (SELECT flow_key FROM flows WHERE flow_key IS NOT NULL)"); err != nil {
 		return st, fmt.Errorf("clear live flows: %w", err)
 	}

@@ -16,6 +16,7 @@ var ErrNoArchive = errors.New("no archive configured")
 type CommitStats struct {
 	Flows   int // flows appended to the journal
 	Devices int // device rows written to the archive
+	Alerts  int // alert rows written to the archive
 }
 
 // Commit makes the completed flows that reached the live database since
@@ -64,7 +65,10 @@ func (db *DB) Commit(ctx context.Context) (CommitStats, error) {
 		return st, fmt.Errorf("commit: %w", err)
 	}
 	st.Flows = len(batch)
-	st.Devices, err = db.syncDevices(ctx)
+	if st.Devices, err = db.syncDevices(ctx); err != nil {
+		return st, err
+	}
+	st.Alerts, err = db.syncAlerts(ctx)
 	return st, err
 }
 
@@ -162,6 +166,7 @@ type RestoreStats struct {
 	Skipped int // journaled flows already in the archive
 	Damaged int // damaged journal chunks skipped
 	Devices int // devices copied from the archive
+	Alerts  int // alert rows copied from the archive
 }
 
 // Restore brings the live database back to the last commit after a reboot
@@ -189,6 +194,9 @@ func (db *DB) Restore(ctx context.Context) (RestoreStats, error) {
 	}
 	n, _ := res.RowsAffected()
 	st.Devices = int(n)
+	if st.Alerts, err = db.restoreAlerts(ctx); err != nil {
+		return st, err
+	}
 
 	files, err := db.journal.files()
 	if err != nil {

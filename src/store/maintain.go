@@ -25,6 +25,13 @@ type Policy struct {
 	// oldest days are deleted. 0 means no cap.
 	ArchiveMaxRows  int64
 	ArchiveMaxBytes int64
+	// AlertKeep deletes alerts last seen more than AlertKeep ago; 0 keeps
+	// them forever. Alerts are folded per day and few, so they can be kept
+	// longer than flows.
+	AlertKeep time.Duration
+	// AlertMaxRows caps the folded alert rows (each tier); past it, the
+	// least recently seen go first. 0 means no cap.
+	AlertMaxRows int64
 }
 
 // MaintainStats tell what one Maintain did.
@@ -37,6 +44,7 @@ type MaintainStats struct {
 	CappedDays    int   // days deleted by the caps
 	VacuumedPages int64 // pages given back to the file system
 	JournalFiles  int   // journal files deleted
+	ExpiredAlerts int64 // live alert rows deleted by AlertKeep and AlertMaxRows
 }
 
 // Maintain runs the archive's lifecycle at wall time now: it moves the
@@ -71,6 +79,9 @@ func (db *DB) Maintain(ctx context.Context, now time.Time, p Policy) (MaintainSt
 		}
 	}
 	if err := db.expire(ctx, now, p, &st); err != nil {
+		return st, err
+	}
+	if st.ExpiredAlerts, err = db.expireAlerts(ctx, now, p.AlertKeep, p.AlertMaxRows); err != nil {
 		return st, err
 	}
 	if err := db.vacuum(ctx, &st); err != nil {

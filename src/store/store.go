@@ -1,4 +1,4 @@
-// Package store keeps pakon's flows and devices in SQLite.
+// Package store keeps pakon's flows, devices and alerts in SQLite.
 //
 // The schema lives in migration/NNNN_*.sql, embedded in the binary and
 // applied in order; PRAGMA user_version holds the number of the last one

@@ -74,15 +74,18 @@ func (db *DB) prepare(ctx context.Context) (*writer, error) {
 type Batch struct {
 	Updates []flow.Update
 	Devices []flow.DeviceSeen
+	// Alerts are folded into their rows (see AlertKey).
+	Alerts []flow.Alert
 }
 
 // Len returns the number of changes in b.
-func (b *Batch) Len() int { return len(b.Updates) + len(b.Devices) }
+func (b *Batch) Len() int { return len(b.Updates) + len(b.Devices) + len(b.Alerts) }
 
 // Reset empties b, keeping its storage.
 func (b *Batch) Reset() {
 	b.Updates = b.Updates[:0]
 	b.Devices = b.Devices[:0]
+	b.Alerts = b.Alerts[:0]
 }
 
 // Write applies b in one transaction. Writing the same completed flows
@@ -144,6 +147,9 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 		if _, err := deviceName.ExecContext(ctx, d.MAC, d.Hostname, addrString(d.IP), at, at); err != nil {
 			return fmt.Errorf("write batch: device name %s: %w", d.MAC, err)
 		}
+	}
+	if err := writeAlerts(ctx, tx, b.Alerts); err != nil {
+		return fmt.Errorf("write batch: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("write batch: commit: %w", err)
