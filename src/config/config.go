@@ -25,6 +25,17 @@ const (
 	DefaultArchiveKeep    = 4 * Week
 	DefaultReplaceList    = "/usr/share/pakon/domains_replace"
 	DefaultIgnoreList     = "/usr/share/pakon/domains_ignore"
+	// Alerts and rules (config alerts, config rules).
+	DefaultAlertKeep          = 90 * Day
+	DefaultAlertLimit         = 20000
+	DefaultRulesDir           = "/srv/pakon/rules"
+	DefaultClassificationFile = "/etc/suricata/classification.config"
+	DefaultReferenceFile      = "/etc/suricata/reference.config"
+	DefaultSuricataConfig     = "/etc/pakon/suricata.yaml"
+	DefaultSuricataSocket     = "/var/run/pakon-suricata/command.socket"
+	DefaultSuricataPidFile    = "/var/run/pakon-suricata/suricata.pid"
+	DefaultNotifySeverity     = 1
+	DefaultNotifyInterval     = 10 * time.Minute
 )
 
 // Day and Week are the "d" and "w" duration units.
@@ -120,6 +131,69 @@ type Config struct {
 
 	// Devices are the names users gave devices (config device sections).
 	Devices []Device
+
+	// Alerts are the alert settings (config alerts).
+	Alerts Alerts
+	// Rules are the rule sources and their updates (config rules).
+	Rules Rules
+}
+
+// Alerts configure how Suricata's alerts are kept and announced.
+type Alerts struct {
+	// Keep is how long alerts are kept after they were last seen
+	// (alerts.keep); 0 keeps them forever. Alerts are folded per day and
+	// few, so the default is longer than flows'.
+	Keep time.Duration
+	// Limit caps the stored alert rows (alerts.database_limit); the least
+	// recently seen go first. They live in RAM with the live database.
+	Limit int
+	// NotifyCommand is run for new alerts at or above NotifySeverity
+	// (alerts.notify_command), with the alert in PAKON_ALERT_* variables.
+	NotifyCommand string
+	// NotifyURL receives the alert as a JSON POST (alerts.notify_url).
+	NotifyURL string
+	// NotifySeverity is the least severe alert notified: 1 high only,
+	// 2 medium and high, … (alerts.notify_severity).
+	NotifySeverity int
+	// NotifyInterval is the least time between two notifications of the
+	// same rule on the same device (alerts.notify_interval).
+	NotifyInterval time.Duration
+}
+
+// Rules configure the rule sources that pakon rules update hands to
+// suricata-update, and where rules are looked up to explain alerts.
+type Rules struct {
+	// Update turns the daily update on (rules.update).
+	Update bool
+	// Dir receives the merged suricata.rules (rules.directory); Suricata
+	// loads it from there.
+	Dir string
+	// Sources are suricata-update index names such as et/open
+	// (rules.source).
+	Sources []string
+	// URLs are sources by URL, "NAME URL" (rules.url), such as PiRogue's
+	// stalkerware indicators.
+	URLs []RuleURL
+	// Local are the user's own rule files (rules.local).
+	Local []string
+	// Extra are further rule files (globs) consulted to explain alerts
+	// only (rules.explain), such as Suricata's own event rules.
+	Extra []string
+	// ClassificationFile and ReferenceFile give classtypes and reference
+	// types meaning (rules.classification, rules.reference).
+	ClassificationFile string
+	ReferenceFile      string
+	// SuricataConfig is pakon's suricata.yaml (rules.suricata_config).
+	SuricataConfig string
+	// Socket and PidFile reach the running Suricata to reload its rules
+	// (rules.suricata_socket, rules.suricata_pidfile).
+	Socket  string
+	PidFile string
+}
+
+// RuleURL is a rule source by URL.
+type RuleURL struct {
+	Name, URL string
 }
 
 // ArchiveRule is one aggregation level of the archive: flows older than
@@ -208,6 +282,12 @@ func Default() *Config {
 		ArchiveRules:       DefaultArchiveRules(),
 		ReplaceLists:       []string{DefaultReplaceList},
 		IgnoreLists:        []string{DefaultIgnoreList},
+		Alerts: Alerts{Keep: DefaultAlertKeep, Limit: DefaultAlertLimit,
+			NotifySeverity: DefaultNotifySeverity, NotifyInterval: DefaultNotifyInterval},
+		Rules: Rules{Dir: DefaultRulesDir, ClassificationFile: DefaultClassificationFile,
+			ReferenceFile: DefaultReferenceFile, SuricataConfig: DefaultSuricataConfig,
+			Socket: DefaultSuricataSocket, PidFile: DefaultSuricataPidFile,
+			Extra: []string{"/etc/suricata/rules/*.rules"}},
 	}
 }
 

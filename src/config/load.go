@@ -63,6 +63,10 @@ func FromUCI(f *uci.File) (*Config, []Warning, error) {
 			l.section(s, ubusOptions)
 		case "lists":
 			l.section(s, listsOptions)
+		case "alerts":
+			l.section(s, alertsOptions)
+		case "rules":
+			l.section(s, rulesOptions)
 		case "archive_rule":
 			rules = append(rules, s)
 		case "device":
@@ -81,7 +85,8 @@ func FromUCI(f *uci.File) (*Config, []Warning, error) {
 	return l.c, l.warns, nil
 }
 
-var singleton = map[string]bool{"monitor": true, "common": true, "archive": true, "ubus": true, "lists": true}
+var singleton = map[string]bool{"monitor": true, "common": true, "archive": true, "ubus": true, "lists": true,
+	"alerts": true, "rules": true}
 
 func (l *loader) errorf(line int, format string, args ...any) {
 	l.errs = append(l.errs, &Error{Path: l.path, Line: line, Msg: fmt.Sprintf(format, args...)})
