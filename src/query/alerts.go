@@ -180,7 +180,7 @@ func (p *AlertParams) validate() error {
 		}
 	}
 	for _, s := range p.SIDs {
-		if s < 1 || s > 1<<32-1 {
+		if s < 1 || int64(s) > 1<<32-1 {
 			return invalidf("sid", "signature id %d out of range", s)
 		}
 	}

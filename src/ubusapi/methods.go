@@ -43,6 +43,9 @@ type Backend interface {
 type Service struct {
 	Engine  *query.Engine
 	Backend Backend
+	// Alerts serves rule texts and the rule status to the alert methods;
+	// nil explains alerts without rule text and reports no rules.
+	Alerts AlertBackend
 	// Now is the clock for relative times; nil means time.Now.
 	Now func() time.Time
 }
@@ -79,7 +82,7 @@ func sig(parts ...[]ubus.Arg) []ubus.Arg {
 
 // ReadMethods and WriteMethods split the methods as the rpcd ACL does.
 var (
-	ReadMethods  = []string{"query", "devices", "top", "histogram", "status"}
+	ReadMethods  = []string{"query", "devices", "top", "histogram", "status", "alerts", "alert_rules"}
 	WriteMethods = []string{"set_device_name", "clear", "reload"}
 )
 
@@ -94,6 +97,8 @@ func (s *Service) Object() *ubus.Object {
 		{Name: "histogram", Handler: s.histogram, Signature: sig(selection, []ubus.Arg{
 			{Name: "bucket", Type: ubus.TypeInt32}, {Name: "group", Type: ubus.TypeString}, {Name: "series", Type: ubus.TypeInt32}})},
 		{Name: "status", Handler: s.status},
+		{Name: "alerts", Handler: s.alerts, Signature: alertsSig},
+		{Name: "alert_rules", Handler: s.alertRules},
 		{Name: "set_device_name", Handler: s.setDeviceName, Signature: []ubus.Arg{
 			{Name: "mac", Type: ubus.TypeString}, {Name: "name", Type: ubus.TypeString}}},
 		{Name: "clear", Handler: s.clear, Signature: []ubus.Arg{
@@ -242,7 +247,7 @@ func (s *Service) clear(ctx context.Context, req *ubus.Request) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("clear: %w", err)
 		}
-		deleted += st.LiveFlows + st.ArchivedRows
+		deleted += st.LiveFlows + st.ArchivedRows + st.Alerts
 	}
 	return map[string]any{"deleted": deleted}, nil
 }
