@@ -78,6 +78,6 @@ func (c *ClearCommand) Run(ctx context.Context, args []string) error {
 	if !f.Before.IsZero() {
 		what += " that ended before " + f.Before.Format(time.RFC3339)
 	}
-	_, err = fmt.Fprintf(c.stdout, "cleared %s: %d live rows, %d archived rows\n", what, st.LiveFlows, st.ArchivedRows)
+	_, err = fmt.Fprintf(c.stdout, "cleared %s: %d live rows, %d archived rows, %d alert rows\n", what, st.LiveFlows, st.ArchivedRows, st.Alerts)
 	return err
 }

@@ -62,6 +62,8 @@ func (lc *lifecycle) policy() store.Policy {
 		Keep:           lc.cfg.ArchiveKeep,
 		LiveMaxRows:    int64(lc.cfg.LiveDBLimit),
 		ArchiveMaxRows: int64(lc.cfg.ArchiveDBLimit),
+		AlertKeep:      lc.cfg.Alerts.Keep,
+		AlertMaxRows:   int64(lc.cfg.Alerts.Limit),
 	}
 	for _, r := range lc.cfg.ArchiveRules {
 		p.Rules = append(p.Rules, store.Rule{UpTo: r.UpTo, Window: r.Window, SizeThreshold: r.SizeThreshold})
@@ -78,9 +80,9 @@ func (lc *lifecycle) restore(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if st.Flows+st.Devices+st.Damaged > 0 {
+		if st.Flows+st.Devices+st.Damaged+st.Alerts > 0 {
 			lc.log.Info("restored from the flash journal", "flows", st.Flows, "already_archived", st.Skipped,
-				"devices", st.Devices, "damaged_chunks", st.Damaged)
+				"devices", st.Devices, "alerts", st.Alerts, "damaged_chunks", st.Damaged)
 		}
 	}
 	state, err := ingest.LoadSnapshot(lc.snapshot)
@@ -152,7 +154,7 @@ func (lc *lifecycle) commit(ctx context.Context, c *flow.Correlator) error {
 		if err != nil {
 			return err
 		}
-		lc.log.Debug("committed to flash", "flows", st.Flows, "devices", st.Devices)
+		lc.log.Debug("committed to flash", "flows", st.Flows, "devices", st.Devices, "alerts", st.Alerts)
 	}
 	if err := ingest.SaveSnapshot(lc.snapshot, state); err != nil {
 		return err
@@ -173,10 +175,10 @@ func (lc *lifecycle) maintain(ctx context.Context) {
 		lc.fail("archive maintenance", err)
 		return
 	}
-	if st.ArchivedFlows+st.Aggregated+st.ExpiredDays+st.CappedDays > 0 {
+	if st.ArchivedFlows+st.Aggregated+st.ExpiredDays+st.CappedDays+int(st.ExpiredAlerts) > 0 {
 		lc.log.Info("archive maintained", "archived_flows", st.ArchivedFlows, "days_aggregated", st.Aggregated,
 			"flows_dropped_small", st.DroppedFlows, "days_expired", st.ExpiredDays, "days_capped", st.CappedDays,
-			"duration_s", time.Since(start).Seconds())
+			"alerts_expired", st.ExpiredAlerts, "duration_s", time.Since(start).Seconds())
 	}
 }
 

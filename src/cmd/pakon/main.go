@@ -37,7 +37,8 @@ commands:
   daemon    run the monitor: read Suricata's EVE output into the database
   import    ingest EVE files (offline analysis) and exit
   show      query stored flows (also installed as pakon-show)
-  clear     delete stored flows (all, one device -m MAC, or --before TIME)
+  clear     delete stored flows and alerts (all, one device -m MAC, or --before TIME)
+  rules     update the Suricata rules behind alerts (rules update), or show their status
   version   print the version
 
 Run 'pakon <command> -h' for a command's options.
@@ -71,6 +72,8 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 		cmd = &ShowCommand{stdout: stdout, stderr: stderr}
 	case "clear":
 		cmd = &ClearCommand{stdout: stdout, stderr: stderr}
+	case "rules":
+		cmd = &RulesCommand{stdout: stdout, stderr: stderr}
 	case "version", "--version", "-V":
 		cmd = &VersionCommand{stdout: stdout}
 	case "help", "-h", "--help":

@@ -16,6 +16,7 @@ import (
 	"github.com/pakon/pakon/src/leases"
 	"github.com/pakon/pakon/src/lists"
 	"github.com/pakon/pakon/src/query"
+	"github.com/pakon/pakon/src/rules"
 	"github.com/pakon/pakon/src/service"
 	"github.com/pakon/pakon/src/store"
 	"github.com/pakon/pakon/src/ubus"
@@ -37,13 +38,17 @@ type daemon struct {
 	names   *leases.Names
 
 	mu          sync.Mutex
+	catalog     *rules.Catalog
 	cfg         *config.Config
 	listsErr    string
 	eventsRate  float64
 	busAttached bool
 }
 
-var _ ubusapi.Backend = (*daemon)(nil)
+var (
+	_ ubusapi.Backend      = (*daemon)(nil)
+	_ ubusapi.AlertBackend = (*daemon)(nil)
+)
 
 // newNames builds the device-name sources from the config (user names),
 // the DHCP config and the lease file.
@@ -100,6 +105,7 @@ func (d *daemon) Reload(ctx context.Context) error {
 	d.mu.Lock()
 	old := d.cfg
 	d.cfg = cfg
+	d.catalog = newCatalog(cfg)
 	d.mu.Unlock()
 	if old.LiveDB != cfg.LiveDB || old.ArchivePath != cfg.ArchivePath || old.EVESocket != cfg.EVESocket ||
 		old.EVEFile != cfg.EVEFile || old.CommitInterval != cfg.CommitInterval {
@@ -120,7 +126,8 @@ func (d *daemon) SetDeviceName(ctx context.Context, mac, name string) error {
 func (d *daemon) Clear(ctx context.Context, f store.ClearFilter) (store.ClearStats, error) {
 	st, err := d.db.Clear(ctx, f)
 	if err == nil {
-		d.log.Info("cleared flows", "mac", f.MAC, "before", f.Before, "live", st.LiveFlows, "archived_rows", st.ArchivedRows)
+		d.log.Info("cleared flows", "mac", f.MAC, "before", f.Before, "live", st.LiveFlows, "archived_rows", st.ArchivedRows,
+			"alerts", st.Alerts)
 	}
 	return st, err
 }
@@ -135,6 +142,7 @@ type Status struct {
 	Lines           LineCounts   `json:"lines"`
 	Flows           FlowCounts   `json:"flows"`
 	DB              DBInfo       `json:"db"`
+	Alerts          *AlertInfo   `json:"alerts,omitempty"`
 	LastCommit      float64      `json:"last_commit,omitempty"`
 	Ubus            bool         `json:"ubus"`
 	Errors          []string     `json:"errors"`
@@ -162,6 +170,22 @@ type FlowCounts struct {
 	Overflow uint64 `json:"overflow"`
 	Recorded uint64 `json:"recorded"`
 	Alerts   uint64 `json:"alerts"`
+}
+
+// AlertInfo counts alerts: the last 24 hours' (the query summary), all
+// stored rows, alerts lost before storing, and the rules' update status.
+type AlertInfo struct {
+	*query.AlertSummary
+	Stored  int64          `json:"stored"`
+	Dropped uint64         `json:"dropped"`
+	Rules   RuleUpdateInfo `json:"rules"`
+}
+
+// RuleUpdateInfo is the last rule update in brief.
+type RuleUpdateInfo struct {
+	OK      bool    `json:"ok"`
+	Message string  `json:"message"`
+	Time    float64 `json:"time,omitempty"`
 }
 
 // DBInfo describes the two databases.
@@ -227,6 +251,16 @@ func (d *daemon) Status(ctx context.Context) (any, error) {
 	if cfg.ArchivePath != "" {
 		st.DB.Archive = &FileInfo{Path: cfg.ArchivePath, Size: fileSize(cfg.ArchivePath)}
 	}
+	if sum, err := d.engine.AlertSummary(ctx, time.Now().Add(-24*time.Hour)); err == nil {
+		ai := &AlertInfo{AlertSummary: sum, Dropped: s.Flow.AlertsDropped}
+		if as, err := d.db.CountAlerts(ctx); err == nil {
+			ai.Stored = as.Rows
+		}
+		if rs, err := rulesStatusFrom(cfg, d.ruleCatalog()); err == nil {
+			ai.Rules = RuleUpdateInfo{OK: rs.Status.OK, Message: rs.Status.Message, Time: unixSeconds(rs.Status.Time)}
+		}
+		st.Alerts = ai
+	}
 	if e := d.lc.status.Error(); e != "" {
 		st.Errors = append(st.Errors, e)
 	}
@@ -240,6 +274,27 @@ func (d *daemon) Status(ctx context.Context) (any, error) {
 		st.Errors = append(st.Errors, fmt.Sprintf("%d flows not tracked: too many open flows", s.Flow.Overflow))
 	}
 	return st, nil
+}
+
+// ruleCatalog returns the rule files of the current config.
+func (d *daemon) ruleCatalog() *rules.Catalog {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.catalog == nil {
+		d.catalog = newCatalog(d.cfg)
+	}
+	return d.catalog
+}
+
+// RuleBook finds the rules that explain alerts (ubusapi.AlertBackend).
+func (d *daemon) RuleBook() query.RuleBook { return d.ruleCatalog() }
+
+// AlertRules describes the rule sources and their last update.
+func (d *daemon) AlertRules(ctx context.Context) (any, error) {
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	return rulesStatusFrom(cfg, d.ruleCatalog())
 }
 
 // sample measures the event rate and tells systemd how things go.
@@ -288,7 +343,7 @@ func (d *daemon) startUbus(ctx context.Context) *ubus.Client {
 		return nil
 	}
 	client := ubus.New(ubus.Options{Path: path, Logger: d.log})
-	svc := &ubusapi.Service{Engine: d.engine, Backend: d}
+	svc := &ubusapi.Service{Engine: d.engine, Backend: d, Alerts: d}
 	if err := client.AddObject(ctx, svc.Object()); err != nil {
 		d.log.Error("ubus: add object", "err", err)
 		return nil

@@ -39,6 +39,11 @@ type showOptions struct {
 	aggregate, devices, active, noFilter, noArchive   bool
 	jsonOut, csvOut                                   bool
 	limit, offset, top                                int
+	// Alerts (show_alerts.go).
+	alerts, engine bool
+	severities     stringList
+	sids           stringList
+	explain        int64
 }
 
 func (c *ShowCommand) flags(o *showOptions) *flag.FlagSet {
@@ -79,6 +84,7 @@ func (c *ShowCommand) flags(o *showOptions) *flag.FlagSet {
 	both("n", "limit", func(n string) { fs.IntVar(&o.limit, n, 0, "show at most `N` rows (0: all)") })
 	fs.IntVar(&o.offset, "offset", 0, "skip the first `N` rows")
 	fs.StringVar(&o.sortKey, "sort", "", "sort by `KEY` ("+strings.Join(query.SortKeys(), ", ")+"); -KEY for descending")
+	alertFlags(fs, o)
 	return fs
 }
 
@@ -91,6 +97,12 @@ func (c *ShowCommand) Run(ctx context.Context, args []string) error {
 	}
 	if set.NArg() > 0 {
 		return usagef("unexpected argument %q", set.Arg(0))
+	}
+	if o.alerts || o.explain != 0 {
+		return c.runAlerts(ctx, &o)
+	}
+	if o.engine || len(o.severities) > 0 || len(o.sids) > 0 {
+		return usagef("--engine, --severity and --sid need --alerts")
 	}
 	p, err := c.params(&o)
 	if err != nil {
