@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X github.com/pakon/pakon/src/version.Version=$(VERSION)
 GOFLAGS   ?= -trimpath
 TAGS      := sqlite_omit_load_extension
 
-.PHONY: build setup test unit vet fmt fmt-check fuzz-short demo clean
+.PHONY: build setup test unit vet fmt fmt-check fuzz-short fuzz-long demo clean
 
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS) -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./src/cmd/pakon
@@ -24,6 +24,12 @@ test: setup build fmt-check vet
 	$(GO) test -tags '$(TAGS)' -count=1 -timeout 30m ./...
 	$(MAKE) test-cross
 	FUZZTIME=5s sh tests/fuzz-short.sh
+
+# fuzz-long runs every Fuzz target for FUZZTIME each (default 5m; about
+# an hour for the dozen targets). New crashers land in the package's
+# testdata/fuzz/, where they become regression tests.
+fuzz-long:
+	FUZZTIME=$${FUZZTIME:-5m} sh tests/fuzz-short.sh
 
 unit:
 	$(GO) test -tags '$(TAGS)' ./src/...

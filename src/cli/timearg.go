@@ -28,7 +28,8 @@ func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 		return now, nil
 	case strings.HasPrefix(s, "@"):
 		f, err := strconv.ParseFloat(s[1:], 64)
-		if err != nil || f < 0 || f > 1e11 {
+		// Written so that NaN, which compares false with everything, fails.
+		if err != nil || !(f >= 0 && f <= maxEpoch) {
 			return time.Time{}, fmt.Errorf("invalid epoch time %q", orig)
 		}
 		return time.UnixMicro(int64(f * 1e6)), nil
@@ -37,7 +38,9 @@ func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("invalid relative time %q (want -N, -Nm, -Nh, -Nd or -Nw)", orig)
 		}
-		return now.Add(-d), nil
+		// Further back than the epoch is "from the beginning": no flow
+		// is older, and the store's times are not negative.
+		return maxTime(now.Add(-d), time.Unix(0, 0)), nil
 	}
 	if loc == nil {
 		loc = time.Local
@@ -47,10 +50,23 @@ func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 		"2006-1-2", "2006-1-2T15:04:05", "2006-1-2T15:04", "2006-1-2 15:04:05", "2006-1-2 15:04",
 	} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			if t.Unix() < 0 || t.Unix() > maxEpoch {
+				return time.Time{}, fmt.Errorf("time %q out of range (1970 to 5138)", orig)
+			}
 			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("invalid time %q (want dd-mm-yyyy, dd-mm-yyyyThh:mm:ss, -N[mhdw], @EPOCH or now)", orig)
+}
+
+// maxEpoch is the latest time accepted, in epoch seconds (the year 5138).
+const maxEpoch = 1e11
+
+func maxTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }
 
 func parseAgo(s string) (time.Duration, error) {

@@ -29,6 +29,7 @@ func TestParseTime(t *testing.T) {
 		{"-2h", now.Add(-2 * time.Hour)},
 		{"-1d", now.Add(-24 * time.Hour)},
 		{"-3w", now.Add(-3 * 7 * 24 * time.Hour)},
+		{"-30000d", time.Unix(0, 0)}, // before the epoch: from the beginning
 		{"14-01-2026", time.Date(2026, 1, 14, 0, 0, 0, 0, prague)},
 		{"4-1-2026", time.Date(2026, 1, 4, 0, 0, 0, 0, prague)},
 		{"14-01-2026T08:05:09", time.Date(2026, 1, 14, 8, 5, 9, 0, prague)},
@@ -46,7 +47,7 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("%q: %s, want %s", c.in, got, c.want)
 		}
 	}
-	for _, bad := range []string{"", "yesterday", "-", "-x", "-1y", "-1.5h", "--1h", "@", "@abc", "@-5", "@1e300",
+	for _, bad := range []string{"", "yesterday", "-", "-x", "-1y", "-1.5h", "--1h", "@", "@abc", "@-5", "@1e300", "0000-1-10", "31-12-1969", "9999-01-01", "@NaN", "@nan", "@-Inf", "@+Inf",
 		"32-01-2026", "29-02-2025", "14-13-2026", "14-01-26", "14/01/2026", "14-01-2026T25:00", "2026-01-14T", "-99999999999w"} {
 		if got, err := cli.ParseTime(bad, now, prague); err == nil {
 			t.Errorf("%q: got %s, want an error", bad, got)
