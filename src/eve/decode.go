@@ -2,6 +2,7 @@ package eve
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -30,6 +31,26 @@ func (d *Decoder) intern(b []byte) string {
 	v := string(b)
 	d.names[v] = v
 	return v
+}
+
+// errUnknownField tells fields that the decoder does not read a member.
+var errUnknownField = errors.New("unknown field")
+
+// fields walks an object's members: fn decodes the ones it knows and
+// returns errUnknownField for the rest, which are skipped. Errors are
+// wrapped with the member's name, after prefix ("tls.", …).
+func (d *Decoder) fields(prefix string, fn func(key []byte) error) error {
+	s := &d.s
+	return s.object(func(key []byte) error {
+		err := fn(key)
+		switch {
+		case err == nil:
+			return nil
+		case err == errUnknownField:
+			return s.skip()
+		}
+		return &FieldError{Field: prefix + string(key), Err: err}
+	})
 }
 
 // FieldError reports a field whose value has the wrong type or form.
@@ -97,8 +118,7 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 	s := &d.s
 	s.data, s.pos = line, 0
 	var eventType string
-	err := s.object(func(key []byte) error {
-		var err error
+	err := d.fields("", func(key []byte) (err error) {
 		switch string(key) {
 		case "timestamp":
 			var b []byte
@@ -147,12 +167,9 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 			ev.Alert = new(Alert)
 			err = d.alert(ev.Alert)
 		default:
-			return s.skip()
+			return errUnknownField
 		}
-		if err != nil {
-			return &FieldError{Field: string(key), Err: err}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
@@ -320,8 +337,7 @@ func (d *Decoder) ether(ev *Event) error {
 			return err
 		})
 	}
-	return s.object(func(key []byte) error {
-		var err error
+	return d.fields("", func(key []byte) (err error) {
 		switch string(key) {
 		case "src_mac":
 			ev.SrcMAC, err = d.mac()
@@ -332,12 +348,9 @@ func (d *Decoder) ether(ev *Event) error {
 		case "dest_macs":
 			err = firstOf(&ev.DestMAC)
 		default:
-			return s.skip()
+			return errUnknownField
 		}
-		if err != nil {
-			return &FieldError{Field: string(key), Err: err}
-		}
-		return nil
+		return err
 	})
 }
 
@@ -351,8 +364,7 @@ func (d *Decoder) timestamp() (Timestamp, error) {
 
 func (d *Decoder) flow(f *Flow) error {
 	s := &d.s
-	return s.object(func(key []byte) error {
-		var err error
+	return d.fields("", func(key []byte) (err error) {
 		switch string(key) {
 		case "pkts_toserver":
 			f.PktsToServer, err = s.uint()
@@ -381,12 +393,9 @@ func (d *Decoder) flow(f *Flow) error {
 		case "dest_port":
 			f.DestPort, err = d.port()
 		default:
-			return s.skip()
+			return errUnknownField
 		}
-		if err != nil {
-			return &FieldError{Field: string(key), Err: err}
-		}
-		return nil
+		return err
 	})
 }
 
@@ -431,323 +440,4 @@ func NormalizeHostname(v string) string {
 		}
 	}
 	return v
-}
-
-func (d *Decoder) dns(x *DNS) error {
-	s := &d.s
-	var (
-		v2Name, v2Type string
-		eventKind      string
-	)
-	err := s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "version":
-			var n int64
-			n, err = s.int()
-			x.Version = int(n)
-		case "type":
-			eventKind, err = d.internedStr()
-		case "id":
-			var n int64
-			n, err = s.int()
-			x.ID = int(n)
-		case "rcode":
-			x.RCode, err = d.internedStr()
-		case "rrname":
-			v2Name, err = d.hostname()
-		case "rrtype":
-			v2Type, err = d.internedStr()
-		case "queries":
-			err = s.array(func() error {
-				q, err := d.question()
-				x.Queries = append(x.Queries, q)
-				return err
-			})
-		case "answers":
-			err = s.array(func() error {
-				a, err := d.answer()
-				if err == nil {
-					x.Answers = append(x.Answers, a)
-				}
-				return err
-			})
-		case "grouped":
-			if len(x.Answers) > 0 {
-				return s.skip() // "answers" already gave the records with their TTLs.
-			}
-			err = d.grouped(x)
-		case "query":
-			// Suricata 7 alert: "dns": {"query": [{…v2 query…}]}
-			err = s.array(func() error {
-				var sub DNS
-				if err := d.dns(&sub); err != nil {
-					return err
-				}
-				x.Queries = append(x.Queries, sub.Queries...)
-				return nil
-			})
-		case "answer":
-			// Suricata 7 alert: "dns": {"answer": {…v2 answer…}}
-			var sub DNS
-			if err = d.dns(&sub); err == nil {
-				x.Response = true
-				x.Queries = append(x.Queries, sub.Queries...)
-				x.Answers = append(x.Answers, sub.Answers...)
-				if x.RCode == "" {
-					x.RCode = sub.RCode
-				}
-			}
-		default:
-			return s.skip()
-		}
-		if err != nil {
-			return &FieldError{Field: "dns." + string(key), Err: err}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	switch eventKind {
-	case "answer", "response":
-		x.Response = true
-	}
-	if v2Name != "" && len(x.Queries) == 0 {
-		x.Queries = []Question{{Name: v2Name, Type: v2Type}}
-	}
-	if x.Version == 0 {
-		x.Version = 2
-	}
-	return nil
-}
-
-func (d *Decoder) question() (Question, error) {
-	var q Question
-	s := &d.s
-	err := s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "rrname":
-			q.Name, err = d.hostname()
-		case "rrtype":
-			q.Type, err = d.internedStr()
-		default:
-			return s.skip()
-		}
-		return err
-	})
-	return q, err
-}
-
-func (d *Decoder) answer() (Answer, error) {
-	var a Answer
-	s := &d.s
-	err := s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "rrname":
-			a.Name, err = d.hostname()
-		case "rrtype":
-			a.Type, err = d.internedStr()
-		case "ttl":
-			var n uint64
-			n, err = s.uint()
-			a.TTL, a.HasTTL = uint32(min(n, 1<<31)), true
-		case "rdata":
-			if s.peek() != '"' {
-				return s.skip() // SOA and friends log an object
-			}
-			a.Data, err = s.str()
-		default:
-			return s.skip()
-		}
-		return err
-	})
-	return a, err
-}
-
-// grouped reads the "grouped" answer format ({"A": ["1.2.3.4"], "CNAME": […]}).
-// It carries no owner names or TTLs; the chain is attributed to the query.
-func (d *Decoder) grouped(x *DNS) error {
-	s := &d.s
-	return s.object(func(key []byte) error {
-		rrtype := string(key)
-		if v, ok := interned[rrtype]; ok {
-			rrtype = v
-		}
-		return s.array(func() error {
-			if s.peek() != '"' {
-				return s.skip()
-			}
-			v, err := s.str()
-			x.Answers = append(x.Answers, Answer{Type: rrtype, Data: v})
-			return err
-		})
-	})
-}
-
-func (d *Decoder) tls(t *TLS) error {
-	s := &d.s
-	return s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "sni":
-			t.SNI, err = d.hostname()
-		case "subject":
-			t.Subject, err = s.str()
-		case "issuerdn":
-			t.Issuer, err = s.str()
-		case "version":
-			t.Version, err = s.str()
-		case "fingerprint":
-			t.Fingerprint, err = s.str()
-		case "notafter":
-			t.NotAfter, err = s.str()
-		default:
-			return s.skip()
-		}
-		if err != nil {
-			return &FieldError{Field: "tls." + string(key), Err: err}
-		}
-		return nil
-	})
-}
-
-func (d *Decoder) http(h *HTTP) error {
-	s := &d.s
-	return s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "hostname":
-			h.Hostname, err = d.hostname()
-		case "url":
-			h.URL, err = s.str()
-		case "http_method":
-			h.Method, err = s.str()
-		case "http_user_agent":
-			h.UserAgent, err = s.str()
-		case "status":
-			var n int64
-			n, err = s.int()
-			h.Status = int(n)
-		case "length":
-			h.Length, err = s.uint()
-		default:
-			return s.skip()
-		}
-		if err != nil {
-			return &FieldError{Field: "http." + string(key), Err: err}
-		}
-		return nil
-	})
-}
-
-func (d *Decoder) quic(q *QUIC) error {
-	s := &d.s
-	return s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "sni":
-			q.SNI, err = d.hostname()
-		case "version":
-			if s.peek() == '"' {
-				q.Version, err = s.str()
-			} else {
-				var b []byte
-				b, err = s.number()
-				q.Version = string(b)
-			}
-		case "ua":
-			q.UA, err = s.str()
-		default:
-			return s.skip()
-		}
-		if err != nil {
-			return &FieldError{Field: "quic." + string(key), Err: err}
-		}
-		return nil
-	})
-}
-
-func (d *Decoder) dhcp(x *DHCP) error {
-	s := &d.s
-	return s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "type":
-			x.Type, err = d.internedStr()
-		case "dhcp_type":
-			x.DHCPType, err = d.internedStr()
-		case "client_mac":
-			x.ClientMAC, err = d.mac()
-		case "client_ip":
-			x.ClientIP, err = d.addr()
-		case "assigned_ip":
-			x.AssignedIP, err = d.addr()
-		case "hostname":
-			var v string
-			v, err = s.str()
-			// Some clients send the host name option NUL-terminated.
-			x.Hostname = strings.TrimRight(v, "\x00")
-		case "lease_time":
-			var n uint64
-			n, err = s.uint()
-			x.LeaseTime = uint32(min(n, 1<<32-1))
-		default:
-			return s.skip()
-		}
-		if err != nil {
-			return &FieldError{Field: "dhcp." + string(key), Err: err}
-		}
-		return nil
-	})
-}
-
-func (d *Decoder) alert(a *Alert) error {
-	s := &d.s
-	u32 := func() (uint32, error) {
-		n, err := s.uint()
-		return uint32(min(n, 1<<32-1)), err
-	}
-	return s.object(func(key []byte) error {
-		var err error
-		switch string(key) {
-		case "action":
-			a.Action, err = d.internedStr()
-		case "gid":
-			a.GID, err = u32()
-		case "signature_id":
-			a.SignatureID, err = u32()
-		case "rev":
-			a.Rev, err = u32()
-		case "signature":
-			a.Signature, err = s.str()
-		case "category":
-			a.Category, err = s.str()
-		case "severity":
-			var n int64
-			n, err = s.int()
-			a.Severity = int(n)
-		case "metadata":
-			a.Metadata = map[string][]string{}
-			err = s.object(func(k []byte) error {
-				name := string(k)
-				return s.array(func() error {
-					if s.peek() != '"' {
-						return s.skip()
-					}
-					v, err := s.str()
-					a.Metadata[name] = append(a.Metadata[name], v)
-					return err
-				})
-			})
-		default:
-			return s.skip()
-		}
-		if err != nil {
-			return &FieldError{Field: "alert." + string(key), Err: err}
-		}
-		return nil
-	})
 }
