@@ -42,6 +42,14 @@ config rules 'rules'
 		r.PidFile != config.DefaultSuricataPidFile || r.ClassificationFile != config.DefaultClassificationFile {
 		t.Errorf("rules %+v", r)
 	}
+	c, _, err = fromText(t, "config rules\n\tlist local '/etc/pakon/local.rules'\n")
+	if err != nil || len(c.Rules.URLs) != 0 {
+		t.Errorf("local files only: urls %+v %v, want none", c.Rules.URLs, err)
+	}
+	c, _, _ = fromText(t, "config rules\n\toption update '1'\n")
+	if len(c.Rules.URLs) != 1 || c.Rules.URLs[0].Name != "pts" {
+		t.Errorf("no source named: urls %+v, want the default", c.Rules.URLs)
+	}
 	d := config.Default()
 	if d.Alerts.Keep != 90*config.Day || d.Alerts.Limit != config.DefaultAlertLimit || d.Rules.Update || d.Rules.Dir != "/srv/pakon/rules" {
 		t.Errorf("defaults %+v %+v", d.Alerts, d.Rules)

@@ -108,6 +108,11 @@ type Config struct {
 	// UbusSocket is ubusd's socket (ubus.socket); empty tries
 	// /var/run/ubus/ubus.sock, then /var/run/ubus.sock.
 	UbusSocket string
+	// UbusWriteGroup lets members of this group call the write methods
+	// (set_device_name, clear, reload) directly over ubus
+	// (ubus.write_group); "" lets only root. LuCI's calls come through
+	// rpcd, which runs as root and applies its own ACL.
+	UbusWriteGroup string
 
 	// ArchivePath is the archive database (archive.path), on persistent
 	// storage.
@@ -189,6 +194,13 @@ type Rules struct {
 	// (rules.suricata_socket, rules.suricata_pidfile).
 	Socket  string
 	PidFile string
+}
+
+// DefaultRuleURLs returns the rule sources by URL of a config that names
+// no source, url or local file: PiRogue's stalkerware indicators
+// (generated from Echap's IOCs).
+func DefaultRuleURLs() []RuleURL {
+	return []RuleURL{{Name: "pts", URL: "https://piroguetoolsuite.github.io/suricata-rules/suricata.rules"}}
 }
 
 // RuleURL is a rule source by URL.
@@ -287,7 +299,7 @@ func Default() *Config {
 		Rules: Rules{Dir: DefaultRulesDir, ClassificationFile: DefaultClassificationFile,
 			ReferenceFile: DefaultReferenceFile, SuricataConfig: DefaultSuricataConfig,
 			Socket: DefaultSuricataSocket, PidFile: DefaultSuricataPidFile,
-			Extra: []string{"/etc/suricata/rules/*.rules"}},
+			Extra: []string{"/etc/suricata/rules/*.rules"}, URLs: DefaultRuleURLs()},
 	}
 }
 

@@ -79,6 +79,10 @@ func FromUCI(f *uci.File) (*Config, []Warning, error) {
 		l.c.ArchiveRules = l.archiveRules(rules)
 	}
 	l.checkKeep(f)
+	if (l.seen["rules.source"] || l.seen["rules.local"]) && !l.seen["rules.url"] {
+		// The default source is for a config that names none.
+		l.c.Rules.URLs = nil
+	}
 	if len(l.errs) > 0 {
 		return nil, l.warns, errors.Join(l.errs...)
 	}
@@ -266,6 +270,14 @@ var archiveOptions = map[string]optionFunc{
 
 var ubusOptions = map[string]optionFunc{
 	"socket": pathOption(func(c *Config) *string { return &c.UbusSocket }),
+	"write_group": func(l *loader, o *uci.Option) error {
+		g := last(o)
+		if strings.ContainsAny(g, " \t:/") {
+			return fmt.Errorf("invalid group name %q", g)
+		}
+		l.c.UbusWriteGroup = g
+		return nil
+	},
 }
 
 var listsOptions = map[string]optionFunc{
