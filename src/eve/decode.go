@@ -16,6 +16,9 @@ type Decoder struct {
 	// the same few dozen devices and a few thousand names all day, so
 	// sharing one copy saves an allocation per event and memory per flow.
 	names map[string]string
+	// InternResets counts how often the intern table filled up and was
+	// emptied (a network with more distinct names than it holds).
+	InternResets uint64
 }
 
 // maxInterned bounds the intern table; it is emptied when full.
@@ -26,6 +29,9 @@ func (d *Decoder) intern(b []byte) string {
 		return v
 	}
 	if d.names == nil || len(d.names) >= maxInterned {
+		if d.names != nil {
+			d.InternResets++
+		}
 		d.names = make(map[string]string, 256)
 	}
 	v := string(b)

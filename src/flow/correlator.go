@@ -16,6 +16,10 @@ const (
 	DefaultMaxDNSAnswers = 200_000
 	DefaultDNSGrace      = 5 * time.Minute
 	DefaultMaxIdle       = 24 * time.Hour
+	// DefaultDeviceShare is the share of MaxOpen one device may hold when
+	// Options.MaxOpenPerDevice is zero: a scanning or flooding device
+	// fills its share, and the others still have three quarters.
+	DefaultDeviceShare = 4
 )
 
 // DefaultLocalNetworks are the private and link-local ranges: a home LAN
@@ -48,6 +52,14 @@ type Options struct {
 	// MaxOpen bounds the flows tracked at once; new flows beyond it are
 	// counted in Stats.Overflow and not tracked until their flow event.
 	MaxOpen int
+	// MaxOpenPerDevice bounds the open flows one device (MAC, else
+	// address) may hold, so that one device opening flows at a flood rate
+	// (a scan, a worm, a broken app) cannot take the whole of MaxOpen from
+	// the others. Flows beyond it are counted in Stats.DeviceCapped and
+	// per device in Stats.Flooding, and not tracked until their flow
+	// event (which still records them). Zero means MaxOpen /
+	// DefaultDeviceShare.
+	MaxOpenPerDevice int
 	// MaxDNSAnswers bounds the DNS history; the answers that expire first
 	// are evicted first.
 	MaxDNSAnswers int
@@ -76,7 +88,25 @@ type Stats struct {
 	Alerts        uint64 // alerts handed out
 	AlertsSkipped uint64 // alerts between two non-local hosts
 	AlertsDropped uint64 // alerts dropped because too many were pending
+	DeviceCapped  uint64 // flows not tracked because their device reached MaxOpenPerDevice
+	MaxOpen       int    // the bounds in force, for status
+	MaxPerDevice  int
+	// Flooding names the devices that reached MaxOpenPerDevice, most
+	// capped first (at most maxFlooding of them).
+	Flooding []DeviceFlood
 }
+
+// DeviceFlood is a device that reached the per-device open-flow limit.
+type DeviceFlood struct {
+	Device string // MAC, or "ip:" and the address when the MAC is unknown
+	Capped uint64 // flows not tracked
+	Open   int    // flows it holds now
+	Last   time.Time
+}
+
+// maxFlooding bounds the devices remembered as flooding: spoofed source
+// MACs must not grow it without limit.
+const maxFlooding = 16
 
 type entry struct {
 	rec       Record
@@ -88,6 +118,7 @@ type entry struct {
 	ended     bool // the flow event arrived
 	gone      bool // handed out as completed, or discarded
 	lastSeen  eve.Timestamp
+	device    string        // perDevice key it counts against; "" when not counted
 	since     time.Time     // wall time it was queued (fresh or pending)
 	sinceEv   eve.Timestamp // event time it was queued
 }
@@ -107,6 +138,8 @@ type Correlator struct {
 	watermark eve.Timestamp
 	lastSweep eve.Timestamp
 	stats     Stats
+	perDevice map[string]int // open flows per device
+	flooding  map[string]*DeviceFlood
 }
 
 // New returns a Correlator with opts, defaults filled in.
@@ -119,6 +152,9 @@ func New(opts Options) *Correlator {
 	}
 	if opts.MaxOpen <= 0 {
 		opts.MaxOpen = DefaultMaxOpen
+	}
+	if opts.MaxOpenPerDevice <= 0 {
+		opts.MaxOpenPerDevice = max(1, opts.MaxOpen/DefaultDeviceShare)
 	}
 	if opts.MaxDNSAnswers <= 0 {
 		opts.MaxDNSAnswers = DefaultMaxDNSAnswers
@@ -133,10 +169,12 @@ func New(opts Options) *Correlator {
 		opts.Now = time.Now
 	}
 	return &Correlator{
-		opts:  opts,
-		hold:  eve.Timestamp(opts.Hold / time.Microsecond),
-		flows: make(map[uint64]*entry),
-		dns:   NewDNSHistory(opts.MaxDNSAnswers, eve.Timestamp(opts.DNSGrace/time.Microsecond)),
+		opts:      opts,
+		hold:      eve.Timestamp(opts.Hold / time.Microsecond),
+		flows:     make(map[uint64]*entry),
+		dns:       NewDNSHistory(opts.MaxDNSAnswers, eve.Timestamp(opts.DNSGrace/time.Microsecond)),
+		perDevice: make(map[string]int),
+		flooding:  make(map[string]*DeviceFlood),
 	}
 }
 
@@ -150,6 +188,8 @@ func (c *Correlator) Stats() Stats {
 	s.Pending = len(c.pending)
 	s.DNSAnswers = c.dns.Len()
 	s.DNSEvicted = c.dns.Evicted
+	s.MaxOpen, s.MaxPerDevice = c.opts.MaxOpen, c.opts.MaxOpenPerDevice
+	s.Flooding = c.floodReport()
 	return s
 }
 
@@ -295,6 +335,13 @@ func (c *Correlator) entryFor(ev *eve.Event, flowDirection bool) *entry {
 	e.rec.FlowID = ev.FlowID
 	e.rec.Start, e.rec.End = ev.Timestamp, ev.Timestamp
 	orient(&e.rec, ev, clientIsSrc)
+	dev := dnsKey(e.rec.MAC, e.rec.SrcIP)
+	if c.perDevice[dev] >= c.opts.MaxOpenPerDevice {
+		c.capDevice(dev, e.since)
+		return nil
+	}
+	c.perDevice[dev]++
+	e.device = dev
 	c.flows[ev.FlowID] = e
 	c.fresh = append(c.fresh, e)
 	return e
@@ -340,10 +387,23 @@ func (c *Correlator) handleFlow(ev *eve.Event) {
 	}
 }
 
-func (c *Correlator) discard(e *entry) {
+// forget removes e from the open flows.
+func (c *Correlator) forget(e *entry) {
 	if c.flows[e.rec.FlowID] == e {
 		delete(c.flows, e.rec.FlowID)
 	}
+	if e.device != "" {
+		if n := c.perDevice[e.device] - 1; n > 0 {
+			c.perDevice[e.device] = n
+		} else {
+			delete(c.perDevice, e.device)
+		}
+		e.device = ""
+	}
+}
+
+func (c *Correlator) discard(e *entry) {
+	c.forget(e)
 	e.gone = true
 	if e.written {
 		c.discards = append(c.discards, Update{Op: OpDiscard, Record: e.rec, Written: true})
@@ -444,7 +504,10 @@ func (c *Correlator) Drain(out []Update, final bool) []Update {
 	c.discards = c.discards[:0]
 	now := c.opts.Now()
 	ready := func(e *entry) bool {
-		return final || now.Sub(e.since) >= c.opts.Hold || c.watermark-e.sinceEv >= c.hold
+		// A wall clock set back (NTP's first sync on a router without an
+		// RTC) counts as the hold passed: waiting for the clock to catch
+		// up could hold flows for hours.
+		return final || now.Sub(e.since) >= c.opts.Hold || now.Before(e.since) || c.watermark-e.sinceEv >= c.hold
 	}
 
 	n := 0
@@ -462,9 +525,7 @@ func (c *Correlator) Drain(out []Update, final bool) []Update {
 		out = append(out, Update{Op: OpUpsert, Record: rec, Written: e.written})
 		e.gone = true
 		c.stats.Records++
-		if c.flows[rec.FlowID] == e {
-			delete(c.flows, rec.FlowID)
-		}
+		c.forget(e)
 	}
 	c.pending = shift(c.pending, n)
 
@@ -513,9 +574,9 @@ func (c *Correlator) sweep() {
 	c.lastSweep = c.watermark
 	c.dns.Expire(c.watermark)
 	idle := eve.Timestamp(c.opts.MaxIdle / time.Microsecond)
-	for id, e := range c.flows {
+	for _, e := range c.flows {
 		if !e.ended && c.watermark-e.lastSeen > idle {
-			delete(c.flows, id)
+			c.forget(e)
 			e.gone = true
 			c.stats.Expired++
 		}

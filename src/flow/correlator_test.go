@@ -250,7 +250,8 @@ func TestDHCPNames(t *testing.T) {
 }
 
 func TestBounds(t *testing.T) {
-	h := newHarness(t, flow.Options{MaxOpen: 10, MaxDNSAnswers: 50})
+	// One device: lift the per-device limit to test the global one.
+	h := newHarness(t, flow.Options{MaxOpen: 10, MaxOpenPerDevice: 10, MaxDNSAnswers: 50})
 	for i := range 20 {
 		h.feed(tlsEvent(100, 100+i, "10.99.0.10", "203.0.113.1", "x.test", ""))
 	}

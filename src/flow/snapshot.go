@@ -60,6 +60,10 @@ func (c *Correlator) Import(s State) {
 			since: now, sinceEv: c.watermark,
 		}
 		c.flows[o.Record.FlowID] = e
+		if !e.ended {
+			e.device = dnsKey(e.rec.MAC, e.rec.SrcIP)
+			c.perDevice[e.device]++
+		}
 		switch {
 		case e.ended:
 			c.pending = append(c.pending, e)

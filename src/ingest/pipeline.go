@@ -62,6 +62,7 @@ type Stats struct {
 	ActiveWritten uint64    // rows written for flows in progress
 	LastError     string    // last rejected line or write error
 	LastEvent     time.Time // wall time events were last processed; zero before the first
+	InternResets  uint64    // times the decoder's name table filled up and was emptied
 	Flow          flow.Stats
 }
 
@@ -83,10 +84,11 @@ type Pipeline struct {
 	activeWritten                   atomic.Uint64
 	lastEvent                       atomic.Int64
 
-	mu        sync.Mutex
-	lastError string
-	flowStats flow.Stats
-	rejectLog rateLimiter
+	mu           sync.Mutex
+	lastError    string
+	flowStats    flow.Stats
+	internResets uint64
+	rejectLog    rateLimiter
 }
 
 // New returns a pipeline writing to db.
@@ -200,7 +202,7 @@ func (p *Pipeline) Stats() Stats {
 		s.LastEvent = time.Unix(0, t)
 	}
 	p.mu.Lock()
-	s.LastError, s.Flow = p.lastError, p.flowStats
+	s.LastError, s.Flow, s.InternResets = p.lastError, p.flowStats, p.internResets
 	p.mu.Unlock()
 	return s
 }
@@ -263,6 +265,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		batch.Alerts = p.corr.DrainAlerts(batch.Alerts, final)
 		p.mu.Lock()
 		p.flowStats = p.corr.Stats()
+		p.internResets = dec.InternResets
 		p.mu.Unlock()
 		if batch.Len() == 0 {
 			return
