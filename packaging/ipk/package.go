@@ -98,6 +98,8 @@ func PakonPackage(root, bin, arch, version string) (*Package, error) {
 		{"files/etc", "/etc", etcMode},
 		{"uci-defaults", "/etc/uci-defaults", func(string, fs.FileMode) fs.FileMode { return 0o755 }},
 		{"rpcd", "/usr/share/rpcd/acl.d", dataMode},
+		// ubusd's own ACL, for callers that bypass rpcd.
+		{"ubusd", "/usr/share/acl.d", dataMode},
 		{"lists", "/usr/share/pakon", dataMode},
 	}
 	for _, t := range trees {

@@ -66,6 +66,7 @@ func TestPakonPackage(t *testing.T) {
 		"files/etc/init.d/.pakon.swp":     "editor",
 		"uci-defaults/90-pakon":           "exit 0\n",
 		"rpcd/pakon.json":                 "{}\n",
+		"ubusd/pakon.json":                "{}\n",
 		"lists/domains_ignore":            "ads.example\n",
 	})
 	p, err := PakonPackage(root, filepath.Join(root, "bin/pakon"), "aarch64_generic", "1.2-1")
@@ -91,13 +92,13 @@ func TestPakonPackage(t *testing.T) {
 	dataNames, hdrs, _ := untar(t, []byte(outer["./data.tar.gz"]))
 	want := []string{"./", "./etc/", "./etc/config/", "./etc/config/pakon", "./etc/init.d/", "./etc/init.d/pakon",
 		"./etc/pakon/", "./etc/pakon/suricata.yaml", "./etc/uci-defaults/", "./etc/uci-defaults/90-pakon",
-		"./usr/", "./usr/bin/", "./usr/bin/pakon", "./usr/bin/pakon-show", "./usr/share/", "./usr/share/pakon/",
+		"./usr/", "./usr/bin/", "./usr/bin/pakon", "./usr/bin/pakon-show", "./usr/share/", "./usr/share/acl.d/", "./usr/share/acl.d/pakon.json", "./usr/share/pakon/",
 		"./usr/share/pakon/domains_ignore", "./usr/share/rpcd/", "./usr/share/rpcd/acl.d/", "./usr/share/rpcd/acl.d/pakon.json"}
 	if !reflect.DeepEqual(dataNames, want) {
 		t.Errorf("data.tar\n got %q\nwant %q", dataNames, want)
 	}
 	modes := map[string]int64{"./usr/bin/pakon": 0o755, "./etc/init.d/pakon": 0o755, "./etc/config/pakon": 0o600,
-		"./etc/uci-defaults/90-pakon": 0o755, "./usr/share/rpcd/acl.d/pakon.json": 0o644}
+		"./etc/uci-defaults/90-pakon": 0o755, "./usr/share/rpcd/acl.d/pakon.json": 0o644, "./usr/share/acl.d/pakon.json": 0o644}
 	for n, m := range modes {
 		if h := hdrs[n]; h == nil || h.Mode != m || h.Uid != 0 || !h.ModTime.Equal(mtime) || h.Format != tar.FormatGNU {
 			t.Errorf("%s: %+v, want mode %o, root, GNU format, the given time", n, h, m)

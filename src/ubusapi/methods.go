@@ -48,6 +48,10 @@ type Service struct {
 	Alerts AlertBackend
 	// Now is the clock for relative times; nil means time.Now.
 	Now func() time.Time
+	// Writers decides from the caller's user and group (as ubusd found
+	// them) who may call the write methods; nil lets only root (see
+	// MayWrite). It is asked on every call, so it may follow reloads.
+	Writers func(user, group string) bool
 }
 
 func (s *Service) now() time.Time {
@@ -86,9 +90,10 @@ var (
 	WriteMethods = []string{"set_device_name", "clear", "reload"}
 )
 
-// Object returns the ubus object with every method.
+// Object returns the ubus object with every method; the write methods
+// refuse callers that Writers refuses with PERMISSION_DENIED.
 func (s *Service) Object() *ubus.Object {
-	return &ubus.Object{Name: ObjectName, Methods: []ubus.Method{
+	return s.guardWrites(&ubus.Object{Name: ObjectName, Methods: []ubus.Method{
 		{Name: "query", Handler: s.query, Signature: sig(selection,
 			[]ubus.Arg{{Name: "aggregate", Type: ubus.TypeBool}}, paging)},
 		{Name: "devices", Handler: s.devices, Signature: sig(selection, paging)},
@@ -104,7 +109,7 @@ func (s *Service) Object() *ubus.Object {
 		{Name: "clear", Handler: s.clear, Signature: []ubus.Arg{
 			{Name: "all", Type: ubus.TypeBool}, {Name: "devices", Type: ubus.TypeArray}, {Name: "before", Type: ubus.TypeString}}},
 		{Name: "reload", Handler: s.reload},
-	}}
+	}})
 }
 
 // replyErr maps engine errors to ubus statuses.
