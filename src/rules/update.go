@@ -61,8 +61,8 @@ type UpdateOptions struct {
 // and pakon rules status.
 type Status struct {
 	// Time is when the update ran; LastSuccess when one last succeeded.
-	Time        time.Time `json:"time"`
-	LastSuccess time.Time `json:"last_success,omitempty"`
+	Time        time.Time `json:"time,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
 	// OK is false when the rules could not be brought up to date.
 	OK bool `json:"ok"`
 	// Message says what happened in one line, and why not when !OK.

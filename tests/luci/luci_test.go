@@ -97,7 +97,9 @@ func TestBrowser(t *testing.T) {
 	bin := pakontest.Binary(t)
 	dir := t.TempDir()
 
-	eve := netlab.RunSuricataOnPcap(t, filepath.Join(root, "tests/data/demo.pcap"), filepath.Join(dir, "suricata"))
+	// The lab's rules make alerts for the Alerts view (browser/alerts.test.mjs).
+	labRules := filepath.Join(root, "tests/netlab/testdata/lab.rules")
+	eve := netlab.RunSuricataOnPcap(t, filepath.Join(root, "tests/data/demo.pcap"), filepath.Join(dir, "suricata"), "-S", labRules)
 	start, end := eveRange(t, eve)
 
 	// The config the daemon and the uci stand-in share: the shipped one,
@@ -120,6 +122,9 @@ func TestBrowser(t *testing.T) {
 	mon.Set("skip_unidirectional", "0")
 	conf.Section("archive").Set("path", filepath.Join(dir, "archive.db"))
 	conf.Add("ubus", "ubus").Set("socket", filepath.Join(dir, "ubus.sock"))
+	rules := conf.Section("rules")
+	rules.Set("directory", filepath.Join(dir, "rules"))
+	rules.SetList("local", labRules)
 	lists := conf.Section("lists")
 	lists.SetList("replace", filepath.Join(root, "lists/domains_replace"))
 	lists.SetList("ignore", filepath.Join(root, "lists/domains_ignore"))
@@ -157,7 +162,8 @@ func TestBrowser(t *testing.T) {
 	testDir := filepath.Join(root, "tests/luci")
 	npmCI(t, testDir)
 	artifacts := filepath.Join(root, "tests/artifacts/luci")
-	node := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "browser/")
+	// One file at a time: pakon.test.mjs clears the data at its end.
+	node := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1", "--test-reporter=spec", "browser/")
 	node.Dir = testDir
 	node.Env = append(os.Environ(),
 		"PAKON_URL="+h.URL(), "PAKON_CONFIG="+conf.Path, "PAKON_ARTIFACTS="+artifacts,

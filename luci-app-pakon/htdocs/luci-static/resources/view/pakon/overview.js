@@ -114,6 +114,7 @@ return view.extend({
 		var sent = 0, received = 0, flows = 0;
 		devices.forEach(function(d) { sent += +d.bytes_sent || 0; received += +d.bytes_received || 0; flows += +d.flows || 0; });
 		var connected = st && st.suricata && st.suricata.connected;
+		var alerts = st && st.alerts, high = alerts && alerts.by_severity ? +alerts.by_severity.high || 0 : 0;
 
 		var cards = E('div', { 'class': 'pakon-cards' }, [
 			this.card(_('Devices'), fmt.number(devices.length)),
@@ -121,7 +122,10 @@ return view.extend({
 			this.card(_('Downloaded'), fmt.bytes(received)),
 			this.card(_('Uploaded'), fmt.bytes(sent)),
 			this.card(_('Suricata'), st == null ? _('pakon does not answer') : connected ? _('connected') : _('not connected'),
-				connected ? 'pakon-ok' : 'pakon-bad')
+				connected ? 'pakon-ok' : 'pakon-bad'),
+			this.card(_('Alerts (24 h)'), E('a', { 'href': L.url('admin/status/pakon/alerts'), 'id': 'pakon-alert-count',
+				'title': high ? _('%d of high severity').format(high) : null },
+				[ alerts ? fmt.number(alerts.rows) : '-' ]), high ? 'pakon-bad' : null)
 		]);
 
 		var devTable = E('table', { 'class': 'table pakon-table pakon-static', 'id': 'pakon-devices' }, [
