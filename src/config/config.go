@@ -21,6 +21,7 @@ const (
 	DefaultLiveDBLimit    = 3000000
 	DefaultArchiveDBLimit = 10000000
 	DefaultQueueSize      = 8192
+	DefaultMemoryLimit    = 40 << 20
 	DefaultCommitInterval = time.Hour
 	DefaultArchiveKeep    = 4 * Week
 	DefaultReplaceList    = "/usr/share/pakon/domains_replace"
@@ -96,6 +97,12 @@ type Config struct {
 	// SkipUnidirectional drops flows that moved no bytes in one direction,
 	// mostly scans and failed connections (monitor.skip_unidirectional).
 	SkipUnidirectional bool
+	// MemoryLimit is the daemon's soft memory limit in bytes
+	// (monitor.memory_limit, default 40 MiB; 0 = none). Near it the Go
+	// runtime collects garbage more often and returns memory to the
+	// system sooner: it trades CPU for RAM on small routers. It is not a
+	// hard cap; GOMEMLIMIT in the environment overrides it.
+	MemoryLimit int64
 	// QueueSize is how many EVE lines may wait between the reader and the
 	// processor (monitor.queue_size). More absorbs bursts at the cost of
 	// about a kilobyte of memory per line; when full, the reader waits.
@@ -287,6 +294,7 @@ func Default() *Config {
 		SkipDNS:            true,
 		SkipUnidirectional: true,
 		QueueSize:          DefaultQueueSize,
+		MemoryLimit:        DefaultMemoryLimit,
 		CommitInterval:     DefaultCommitInterval,
 		ArchivePath:        DefaultArchivePath,
 		ArchiveKeep:        DefaultArchiveKeep,

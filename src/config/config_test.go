@@ -328,3 +328,25 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "1024": 1024, "48M": 48 << 20, "48MiB": 48 << 20, "1g": 1 << 30, "512k": 512 << 10, "10 MB": 10 << 20, "7B": 7,
+	} {
+		if got, err := config.ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "M", "-1", "1.5M", "12X", "9999999999G"} {
+		if _, err := config.ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+	f, err := uci.Read(strings.NewReader("config monitor 'monitor'\n\toption memory_limit 'lots'\n"), "/etc/config/pakon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := config.FromUCI(f); err == nil || !strings.Contains(err.Error(), "pakon:2:") {
+		t.Errorf("bad memory_limit: %v", err)
+	}
+}

@@ -239,6 +239,13 @@ var monitorOptions = map[string]optionFunc{
 	"skip_dns":            boolOption(func(c *Config) *bool { return &c.SkipDNS }),
 	"skip_unidirectional": boolOption(func(c *Config) *bool { return &c.SkipUnidirectional }),
 	"queue_size":          countOption(func(c *Config) *int { return &c.QueueSize }, 1, 1<<20),
+	"memory_limit": func(l *loader, o *uci.Option) error {
+		n, err := ParseSize(last(o))
+		if err == nil {
+			l.c.MemoryLimit = n
+		}
+		return err
+	},
 	"commit_interval": func(l *loader, o *uci.Option) error {
 		d, err := ParseDuration(last(o))
 		if err != nil {

@@ -81,6 +81,29 @@ func parseCount(s string, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
+// ParseSize parses a byte size: a plain number of bytes or a number with
+// k, M or G (binary multiples, an optional "iB"/"B" after them).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	upper := strings.ToUpper(t)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(upper, u.suffix) {
+			t, mult = t[:len(t)-len(u.suffix)], u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (want bytes, or a number with k, M or G)", s)
+	}
+	return n * mult, nil
+}
+
 // NormalizeMAC returns mac as lower-case "aa:bb:cc:dd:ee:ff". It accepts
 // the forms net.ParseMAC does ("AA-BB-…", "aabb.ccdd.eeff") but only
 // 6-byte addresses.

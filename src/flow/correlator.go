@@ -13,7 +13,7 @@ import (
 const (
 	DefaultHold          = 2 * time.Second
 	DefaultMaxOpen       = 200_000
-	DefaultMaxDNSAnswers = 200_000
+	DefaultMaxDNSAnswers = 20_000
 	DefaultDNSGrace      = 5 * time.Minute
 	DefaultMaxIdle       = 24 * time.Hour
 	// DefaultDeviceShare is the share of MaxOpen one device may hold when
@@ -110,16 +110,13 @@ const maxFlooding = 16
 
 type entry struct {
 	rec       Record
-	appName   string
-	appSource Source
-	certName  string
 	confirmed bool // orientation comes from a flow-direction event
 	written   bool // an active row was handed out
 	ended     bool // the flow event arrived
 	gone      bool // handed out as completed, or discarded
 	lastSeen  eve.Timestamp
 	device    string        // perDevice key it counts against; "" when not counted
-	since     time.Time     // wall time it was queued (fresh or pending)
+	since     int64         // wall time it was queued (fresh or pending), Unix ns
 	sinceEv   eve.Timestamp // event time it was queued
 }
 
@@ -218,8 +215,11 @@ func (c *Correlator) Handle(ev *eve.Event) {
 	case eve.TypeTLS:
 		if e := c.entryFor(ev, true); e != nil {
 			e.setApp(SourceSNI, ev.TLS.SNI)
-			if e.certName == "" {
-				e.certName = CertName(ev.TLS.Subject)
+			if e.rec.Source == SourceNone {
+				// Kept as the last resort: resolve prefers a DNS name.
+				if cn := CertName(ev.TLS.Subject); cn != "" {
+					e.rec.Name, e.rec.Source = cn, SourceCert
+				}
 			}
 		}
 	case eve.TypeHTTP:
@@ -241,8 +241,11 @@ func (e *entry) setApp(src Source, name string) {
 	if name == "" {
 		return
 	}
-	if e.appSource == SourceNone || src < e.appSource {
-		e.appName, e.appSource = name, src
+	// e.rec holds the flow's own app-layer name, or its certificate's
+	// CN (the lowest source); DNS names are looked up on the copy handed
+	// out.
+	if e.rec.Source == SourceNone || src < e.rec.Source {
+		e.rec.Name, e.rec.Source = name, src
 	}
 }
 
@@ -331,13 +334,13 @@ func (c *Correlator) entryFor(ev *eve.Event, flowDirection bool) *entry {
 		c.stats.Overflow++
 		return nil
 	}
-	e := &entry{confirmed: flowDirection, lastSeen: ev.Timestamp, since: c.opts.Now(), sinceEv: ev.Timestamp}
+	e := &entry{confirmed: flowDirection, lastSeen: ev.Timestamp, since: c.opts.Now().UnixNano(), sinceEv: ev.Timestamp}
 	e.rec.FlowID = ev.FlowID
 	e.rec.Start, e.rec.End = ev.Timestamp, ev.Timestamp
 	orient(&e.rec, ev, clientIsSrc)
 	dev := dnsKey(e.rec.MAC, e.rec.SrcIP)
 	if c.perDevice[dev] >= c.opts.MaxOpenPerDevice {
-		c.capDevice(dev, e.since)
+		c.capDevice(dev, time.Unix(0, e.since))
 		return nil
 	}
 	c.perDevice[dev]++
@@ -382,7 +385,7 @@ func (c *Correlator) handleFlow(ev *eve.Event) {
 	e.lastSeen = max(e.lastSeen, ev.Timestamp)
 	if !e.ended {
 		e.ended = true
-		e.since, e.sinceEv = c.opts.Now(), ev.Timestamp
+		e.since, e.sinceEv = c.opts.Now().UnixNano(), ev.Timestamp
 		c.pending = append(c.pending, e)
 	}
 }
@@ -474,11 +477,12 @@ func (c *Correlator) resolve(rec *Record, e *entry) {
 			rec.MAC, e.rec.MAC = mac, mac
 		}
 	}
-	rec.Name, rec.Source = "", SourceNone
-	switch {
-	case e.appName != "":
-		rec.Name, rec.Source = e.appName, e.appSource
-		return
+	if rec.Name != "" && rec.Source != SourceCert {
+		return // the flow's own name (SNI, Host, QUIC SNI)
+	}
+	certName := ""
+	if rec.Source == SourceCert {
+		certName, rec.Name, rec.Source = rec.Name, "", SourceNone
 	}
 	if rec.MAC != "" {
 		if n, ok := c.dns.Lookup(rec.MAC, rec.DestIP, rec.Start); ok {
@@ -490,8 +494,8 @@ func (c *Correlator) resolve(rec *Record, e *entry) {
 		rec.Name, rec.Source = n, SourceDNS
 		return
 	}
-	if e.certName != "" {
-		rec.Name, rec.Source = e.certName, SourceCert
+	if certName != "" {
+		rec.Name, rec.Source = certName, SourceCert
 	}
 }
 
@@ -507,7 +511,8 @@ func (c *Correlator) Drain(out []Update, final bool) []Update {
 		// A wall clock set back (NTP's first sync on a router without an
 		// RTC) counts as the hold passed: waiting for the clock to catch
 		// up could hold flows for hours.
-		return final || now.Sub(e.since) >= c.opts.Hold || now.Before(e.since) || c.watermark-e.sinceEv >= c.hold
+		waited := time.Duration(now.UnixNano() - e.since)
+		return final || waited >= c.opts.Hold || waited < 0 || c.watermark-e.sinceEv >= c.hold
 	}
 
 	n := 0

@@ -56,15 +56,15 @@ type Record struct {
 	SrcIP, DestIP netip.Addr
 	SrcPort       uint16
 	DestPort      uint16
+	Source        Source // where Name came from (next to the ports: no padding)
+	Active        bool   // the flow had not ended when the record was written
 	Proto         string
 	AppProto      string
 	Name          string // observed host name, lower-case
-	Source        Source
 	BytesSent     uint64
 	BytesReceived uint64
 	PktsSent      uint64
 	PktsReceived  uint64
-	Active        bool // the flow had not ended when the record was written
 }
 
 // Op is what the store must do with an Update.

@@ -14,10 +14,9 @@ type State struct {
 
 // OpenFlow is a flow in progress (or ended and waiting out the hold).
 type OpenFlow struct {
+	// Record holds the flow's own name so far (SNI, Host, QUIC SNI, or
+	// the certificate's CN as a last resort) in Name and Source.
 	Record    Record
-	AppName   string
-	AppSource Source
-	CertName  string
 	Confirmed bool
 	// Written is true when an active row for the flow is in the store:
 	// its completion must replace that row rather than add one.
@@ -35,7 +34,7 @@ func (c *Correlator) Export() State {
 			continue
 		}
 		s.Open = append(s.Open, OpenFlow{
-			Record: e.rec, AppName: e.appName, AppSource: e.appSource, CertName: e.certName,
+			Record:    e.rec,
 			Confirmed: e.confirmed, Written: e.written, Ended: e.ended, LastSeen: e.lastSeen,
 		})
 	}
@@ -55,9 +54,9 @@ func (c *Correlator) Import(s State) {
 			continue
 		}
 		e := &entry{
-			rec: o.Record, appName: o.AppName, appSource: o.AppSource, certName: o.CertName,
+			rec:       o.Record,
 			confirmed: o.Confirmed, written: o.Written, ended: o.Ended, lastSeen: o.LastSeen,
-			since: now, sinceEv: c.watermark,
+			since: now.UnixNano(), sinceEv: c.watermark,
 		}
 		c.flows[o.Record.FlowID] = e
 		if !e.ended {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,8 +58,10 @@ func BenchmarkPipeline(b *testing.B) {
 
 // BenchmarkOpenFlowsRSS reports the process's resident memory while the
 // pipeline tracks 100,000 open flows (flows whose end has not been seen).
+// Run it with the garbage collector set as pakon daemon sets it by default
+// (GOGC 50, monitor.memory_limit 40M):
 //
-//	go test -run XXX -bench OpenFlowsRSS -benchtime 1x ./src/ingest
+//	GOGC=50 GOMEMLIMIT=40MiB go test -run XXX -bench OpenFlowsRSS -benchtime 1x ./src/ingest
 func BenchmarkOpenFlowsRSS(b *testing.B) {
 	const open = 100_000
 	for range b.N {
@@ -86,6 +89,14 @@ func BenchmarkOpenFlowsRSS(b *testing.B) {
 		}
 		time.Sleep(1500 * time.Millisecond) // a flush: active rows written
 		runtime.GC()
+
+		if path := os.Getenv("PAKON_HEAP_PROFILE"); path != "" {
+			// What holds the memory, at the moment it is measured.
+			if f, err := os.Create(path); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
 		b.ReportMetric(float64(rssBytes(b))/(1<<20), "RSS-MiB")
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)

@@ -112,7 +112,7 @@ func New(db *store.DB, opts Options) *Pipeline {
 		log:   opts.Logger.With(ComponentKey, "ingest"),
 		lines: make(chan []byte, opts.QueueSize),
 		syncs: make(chan func()),
-		spare: make(chan []byte, opts.QueueSize),
+		spare: make(chan []byte, min(opts.QueueSize, maxSpareLines)),
 	}
 }
 
@@ -151,8 +151,12 @@ func (p *Pipeline) Put(ctx context.Context, line []byte) error {
 }
 
 // maxPooledLine bounds the buffers kept for reuse; longer lines are rare
-// and get buffers of their own.
-const maxPooledLine = 16 << 10
+// and get buffers of their own. maxSpareLines bounds how many are kept:
+// enough to cover a batch in flight, not a full queue's worth of memory.
+const (
+	maxPooledLine = 16 << 10
+	maxSpareLines = 512
+)
 
 // copyLine copies line into a recycled buffer: at hundreds of thousands of
 // lines a second, a fresh allocation per line is most of the garbage the

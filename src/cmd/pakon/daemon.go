@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ func (c *DaemonCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	tuneMemory(cfg)
 	// The watchdog runs from here on: opening a large archive may take a
 	// while, and systemd must not take that for a hang.
 	notify := service.New(service.Options{Logger: log})
@@ -118,6 +120,14 @@ func (c *DaemonCommand) Run(ctx context.Context, args []string) error {
 		d.sample(srcCtx, notify)
 	}()
 
+	if n := newNotifier(cfg.Alerts, d.engine, log); n.enabled() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.run(srcCtx)
+		}()
+	}
+
 	bus := d.startUbus(srcCtx)
 	watcher := d.watchDHCP(srcCtx, bus)
 
@@ -162,6 +172,19 @@ loop:
 		return pipeErr
 	}
 	return lcErr
+}
+
+// tuneMemory trades CPU for RAM, as routers want: garbage is collected at
+// half the default heap growth, and near the configured soft limit the
+// runtime collects harder and returns memory to the system. GOGC and
+// GOMEMLIMIT in the environment take precedence.
+func tuneMemory(cfg *config.Config) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 }
 
 // source is where EVE lines come from.
