@@ -43,6 +43,10 @@ const (
 	// journalRotate starts a new file past this size, so that pruning a
 	// settled file frees space without rewriting anything.
 	journalRotate = 1 << 20
+	// journalLevel is flate's default: on pakon's rows level 9 took seven
+	// times its CPU for 5 % fewer bytes, and a commit holds up ingest
+	// (30,000 flows: 0.9 s instead of 6.9 s on x86, far more on a router).
+	journalLevel = flate.DefaultCompression
 )
 
 // jrow is a journaled flow; times in microseconds, exactly as live holds them.
@@ -113,7 +117,7 @@ func (j *Journal) append(rows []jrow) error {
 	}
 	var buf bytes.Buffer
 	buf.Write(make([]byte, journalHeader))
-	zw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	zw, _ := flate.NewWriter(&buf, journalLevel)
 	zw.Write(raw.Bytes())
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("compress journal chunk: %w", err)
@@ -145,11 +149,20 @@ func (j *Journal) append(rows []jrow) error {
 	if err != nil {
 		return fmt.Errorf("append journal: %w", err)
 	}
+	// A chunk cut short (a full file system) is taken back, so that the
+	// retry after space returns starts on a chunk boundary and a long
+	// outage leaves no run of damaged chunks behind.
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
 	if _, err := f.Write(b); err != nil {
+		f.Truncate(size)
 		f.Close()
 		return fmt.Errorf("append journal %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
+		f.Truncate(size)
 		f.Close()
 		return fmt.Errorf("sync journal %s: %w", path, err)
 	}

@@ -266,3 +266,6 @@ func (in *Instance) StartDaemonNoSocket(tb testing.TB) *Daemon {
 	d.WaitLog(tb, "pakon running", 1, 30*time.Second)
 	return d
 }
+
+// PID returns the daemon's process id (for /proc inspection).
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }

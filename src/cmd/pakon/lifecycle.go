@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/pakon/pakon/src/config"
 	"github.com/pakon/pakon/src/flow"
@@ -12,24 +16,46 @@ import (
 	"github.com/pakon/pakon/src/store"
 )
 
-// lifecycleStatus is the storage health the daemon reports (logged now,
-// ubus status later).
+// lifecycleStatus is the storage health the daemon reports in ubus
+// status: a problem found at start (kept), and the last commit or
+// maintenance failure (cleared once both succeed again).
 type lifecycleStatus struct {
-	mu        sync.Mutex
-	lastError string
+	mu      sync.Mutex
+	startup string
+	storage string
 }
 
 func (s *lifecycleStatus) set(msg string) {
 	s.mu.Lock()
-	s.lastError = msg
+	s.startup = msg
 	s.mu.Unlock()
 }
 
-// Error returns the last storage problem, "" when there was none.
-func (s *lifecycleStatus) Error() string {
+func (s *lifecycleStatus) setStorage(msg string) {
+	s.mu.Lock()
+	s.storage = msg
+	s.mu.Unlock()
+}
+
+// Errors returns the storage problems, none when all is well.
+func (s *lifecycleStatus) Errors() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastError
+	var out []string
+	for _, e := range []string{s.startup, s.storage} {
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// isFull tells whether err is the archive's file system running out of
+// space, as the journal (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL) says it.
+func isFull(err error) bool {
+	var se sqlite3.Error
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		(errors.As(err, &se) && se.Code == sqlite3.ErrFull)
 }
 
 // lifecycle runs the storage steps of the daemon: every commit_interval a
@@ -45,6 +71,7 @@ type lifecycle struct {
 
 	mu        sync.Mutex
 	committed time.Time
+	failing   bool // the last commit or maintenance failed
 }
 
 // lastCommit returns when flows last reached flash (or the snapshot was
@@ -123,15 +150,18 @@ func (lc *lifecycle) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		var commitErr error
 		err := lc.pipe.Sync(ctx, func(c *flow.Correlator) {
-			if err := lc.commit(ctx, c); err != nil {
-				lc.fail("commit", err)
+			if commitErr = lc.commit(ctx, c); commitErr != nil {
+				lc.fail("commit", commitErr)
 			}
 		})
 		if err != nil {
 			return // stopping
 		}
-		lc.maintain(ctx)
+		if lc.maintain(ctx) && commitErr == nil {
+			lc.recovered()
+		}
 	}
 }
 
@@ -165,24 +195,51 @@ func (lc *lifecycle) commit(ctx context.Context, c *flow.Correlator) error {
 	return nil
 }
 
-func (lc *lifecycle) maintain(ctx context.Context) {
+// maintain runs archive maintenance; it reports whether it succeeded.
+func (lc *lifecycle) maintain(ctx context.Context) bool {
 	if !lc.archived() {
-		return
+		return true
 	}
 	start := time.Now()
 	st, err := lc.db.Maintain(ctx, start, lc.policy())
 	if err != nil {
 		lc.fail("archive maintenance", err)
-		return
+		return false
 	}
 	if st.ArchivedFlows+st.Aggregated+st.ExpiredDays+st.CappedDays+int(st.ExpiredAlerts) > 0 {
 		lc.log.Info("archive maintained", "archived_flows", st.ArchivedFlows, "days_aggregated", st.Aggregated,
 			"flows_dropped_small", st.DroppedFlows, "days_expired", st.ExpiredDays, "days_capped", st.CappedDays,
 			"alerts_expired", st.ExpiredAlerts, "duration_s", time.Since(start).Seconds())
 	}
+	return true
 }
 
+// fail reports a failed storage step. A full archive file system is no
+// loss yet: flows stay in the live database (RAM), uncommitted, and the
+// next commit after space returns writes them all.
 func (lc *lifecycle) fail(what string, err error) {
-	lc.status.set(what + ": " + err.Error())
-	lc.log.Error(what, "err", err)
+	msg := what + ": " + err.Error()
+	if isFull(err) {
+		msg = "archive storage full: flows are kept in RAM until space returns (" + msg + ")"
+		lc.log.Error("archive storage full; flows are kept in RAM until space returns", "step", what, "err", err)
+	} else {
+		lc.log.Error(what, "err", err)
+	}
+	lc.mu.Lock()
+	lc.failing = true
+	lc.mu.Unlock()
+	lc.status.setStorage(msg)
+}
+
+// recovered clears a storage failure once a commit and maintenance went
+// through again.
+func (lc *lifecycle) recovered() {
+	lc.mu.Lock()
+	was := lc.failing
+	lc.failing = false
+	lc.mu.Unlock()
+	if was {
+		lc.status.setStorage("")
+		lc.log.Info("archive storage works again; flows kept in RAM are committed")
+	}
 }

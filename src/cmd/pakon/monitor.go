@@ -12,6 +12,7 @@ import (
 
 	"github.com/pakon/pakon/src/config"
 	"github.com/pakon/pakon/src/dnsmasq"
+	"github.com/pakon/pakon/src/flow"
 	"github.com/pakon/pakon/src/ingest"
 	"github.com/pakon/pakon/src/leases"
 	"github.com/pakon/pakon/src/lists"
@@ -43,6 +44,7 @@ type daemon struct {
 	listsErr    string
 	eventsRate  float64
 	busAttached bool
+	floodSeen   map[string]uint64 // capped count last logged per device
 }
 
 var (
@@ -145,7 +147,34 @@ type Status struct {
 	Alerts          *AlertInfo   `json:"alerts,omitempty"`
 	LastCommit      float64      `json:"last_commit,omitempty"`
 	Ubus            bool         `json:"ubus"`
+	Limits          Limits       `json:"limits"`
 	Errors          []string     `json:"errors"`
+}
+
+// Limits are the bounds that keep the daemon's memory flat under load,
+// with what each one turned away or evicted.
+type Limits struct {
+	OpenFlows     int           `json:"open_flows"`      // flows tracked now
+	MaxOpen       int           `json:"max_open"`        // their bound
+	Overflow      uint64        `json:"overflow"`        // flows not tracked: MaxOpen reached
+	MaxPerDevice  int           `json:"max_per_device"`  // open flows one device may hold
+	DeviceCapped  uint64        `json:"device_capped"`   // flows not tracked: their device's bound reached
+	Flooding      []FloodNotice `json:"flooding"`        // devices that reached it
+	IdleExpired   uint64        `json:"idle_expired"`    // open flows forgotten after a day without events
+	DNSAnswers    int           `json:"dns_answers"`     // DNS history entries
+	DNSEvicted    uint64        `json:"dns_evicted"`     // evicted to stay within its bound
+	AlertsDropped uint64        `json:"alerts_dropped"`  // alerts dropped: too many pending
+	InternResets  uint64        `json:"intern_resets"`   // decoder name table emptied when full
+	QueueDropped  uint64        `json:"queue_dropped"`   // EVE lines dropped: queue full
+	LiveRowsLimit int           `json:"live_rows_limit"` // completed flows kept in RAM before early archiving
+}
+
+// FloodNotice names a device that opened flows at a flood rate.
+type FloodNotice struct {
+	Device string  `json:"device"`
+	Capped uint64  `json:"capped"`
+	Open   int     `json:"open"`
+	Last   float64 `json:"last"`
 }
 
 // SuricataInfo says whether Suricata feeds pakon.
@@ -261,9 +290,17 @@ func (d *daemon) Status(ctx context.Context) (any, error) {
 		}
 		st.Alerts = ai
 	}
-	if e := d.lc.status.Error(); e != "" {
-		st.Errors = append(st.Errors, e)
+	f := s.Flow
+	st.Limits = Limits{OpenFlows: f.Open, MaxOpen: f.MaxOpen, Overflow: f.Overflow, MaxPerDevice: f.MaxPerDevice,
+		DeviceCapped: f.DeviceCapped, Flooding: []FloodNotice{}, IdleExpired: f.Expired, DNSAnswers: f.DNSAnswers,
+		DNSEvicted: f.DNSEvicted, AlertsDropped: f.AlertsDropped, InternResets: s.InternResets,
+		QueueDropped: s.LinesDropped, LiveRowsLimit: cfg.LiveDBLimit}
+	for _, fl := range f.Flooding {
+		st.Limits.Flooding = append(st.Limits.Flooding, FloodNotice{Device: fl.Device, Capped: fl.Capped, Open: fl.Open, Last: unixSeconds(fl.Last)})
+		st.Errors = append(st.Errors, fmt.Sprintf("device %s opened flows at a flood rate: %d flows not tracked (limit %d open flows per device)",
+			fl.Device, fl.Capped, f.MaxPerDevice))
 	}
+	st.Errors = append(st.Errors, d.lc.status.Errors()...)
 	if listsErr != "" {
 		st.Errors = append(st.Errors, "domain lists: "+listsErr)
 	}
@@ -316,8 +353,42 @@ func (d *daemon) sample(ctx context.Context, notify *service.Notifier) {
 			d.mu.Unlock()
 			notify.Status(fmt.Sprintf("%.0f events/s, %d flows recorded, %d open, %d lines dropped",
 				rate, s.Flow.Records, s.Flow.Open, s.LinesDropped))
+			d.noticeFloods(s.Flow.Flooding)
 		}
 	}
+}
+
+// mayWrite tells whether a ubus caller may use the write methods: root,
+// or the group ubus.write_group names (read at every call, so a reload
+// applies it).
+func (d *daemon) mayWrite(user, group string) bool {
+	d.mu.Lock()
+	wg := d.cfg.UbusWriteGroup
+	d.mu.Unlock()
+	ok := ubusapi.MayWrite(wg)(user, group)
+	if !ok {
+		d.log.Warn("ubus write refused", "user", user, "group", group)
+	}
+	return ok
+}
+
+// noticeFloods logs a warning, like an alert, when a device starts
+// flooding or keeps on: once per device and sample period in which its
+// capped count grew.
+func (d *daemon) noticeFloods(floods []flow.DeviceFlood) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// Rebuilt each time: it holds only the devices reported now, which
+	// the correlator bounds.
+	seen := make(map[string]uint64, len(floods))
+	for _, f := range floods {
+		if f.Capped > d.floodSeen[f.Device] {
+			d.log.Warn("device opens flows at a flood rate; new flows beyond its limit are not tracked",
+				"device", f.Device, "not_tracked", f.Capped, "open", f.Open)
+		}
+		seen[f.Device] = f.Capped
+	}
+	d.floodSeen = seen
 }
 
 // ubusSocket returns the configured ubusd socket, or the first default one
@@ -343,7 +414,7 @@ func (d *daemon) startUbus(ctx context.Context) *ubus.Client {
 		return nil
 	}
 	client := ubus.New(ubus.Options{Path: path, Logger: d.log})
-	svc := &ubusapi.Service{Engine: d.engine, Backend: d, Alerts: d}
+	svc := &ubusapi.Service{Engine: d.engine, Backend: d, Alerts: d, Writers: d.mayWrite}
 	if err := client.AddObject(ctx, svc.Object()); err != nil {
 		d.log.Error("ubus: add object", "err", err)
 		return nil
