@@ -1,6 +1,7 @@
 package packaging_test
 
 import (
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -26,5 +27,35 @@ func TestRulesCron(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^([0-9]|[1-5][0-9]) 4 \* \* \* /usr/bin/pakon rules update 2>&1 \| logger -t pakon-rules$`).MatchString(lines[1]) {
 		t.Errorf("cron line %q", lines[1])
+	}
+}
+
+// TestSuricataInitRulesInclude: the init script writes the include that
+// loads rules.directory/suricata.rules, and real Suricata reads it.
+func TestSuricataInitRulesInclude(t *testing.T) {
+	root := newRoot(t)
+	installInit(t, root, "config monitor 'monitor'\n\tlist interface 'br-lan'\n\nconfig rules 'rules'\n\toption directory '/tmp/my rules'\n")
+	mustChroot(t, root, "/etc/init.d/pakon-suricata start")
+	inc := readFile(t, filepath.Join(root, "var/run/pakon-suricata/rules.yaml"))
+	want := "%YAML 1.1\n---\ndefault-rule-path: \"/tmp/my rules\"\nrule-files:\n  - suricata.rules\n"
+	if inc != want {
+		t.Fatalf("rules.yaml:\n%s\nwant:\n%s", inc, want)
+	}
+	if _, err := exec.LookPath("suricata"); err != nil {
+		t.Skip("suricata not installed")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "suricata.rules"), `alert ip any any -> 203.0.113.66 any (msg:"x"; sid:9300001; rev:1;)`+"\n", 0o644)
+	own := filepath.Join(dir, "rules.yaml")
+	writeFile(t, own, strings.Replace(inc, "/tmp/my rules", dir, 1), 0o644)
+	for _, include := range []string{own, filepath.Join(repo, "files/systemd/suricata-rules.yaml")} {
+		out, err := exec.Command("suricata", "-T", "-v", "-c", filepath.Join(repo, "files/etc/pakon/suricata.yaml"),
+			"-l", t.TempDir(), "--include", include).CombinedOutput()
+		switch {
+		case include == own && (err != nil || !strings.Contains(string(out), "1 rules successfully loaded")):
+			t.Errorf("suricata -T --include %s: %v\n%s", include, err, out)
+		case include != own && !strings.Contains(string(out), "/srv/pakon/rules/suricata.rules"):
+			t.Errorf("the shipped include does not name /srv/pakon/rules/suricata.rules:\n%s", out)
+		}
 	}
 }

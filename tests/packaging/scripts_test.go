@@ -229,7 +229,7 @@ func TestSuricataInitStart(t *testing.T) {
 		{
 			name:      "shipped config",
 			instances: 1,
-			params: with("command", []string{"/usr/bin/suricata", "-c", "/etc/pakon/suricata.yaml", "--set", "default-rule-path=/srv/pakon/rules", "--set", "rule-files.0=suricata.rules", "--af-packet=br-lan"},
+			params: with("command", []string{"/usr/bin/suricata", "-c", "/etc/pakon/suricata.yaml", "--include", "/var/run/pakon-suricata/rules.yaml", "--af-packet=br-lan"},
 				"netdev", []string{"br-lan"}),
 		},
 		{
@@ -237,7 +237,7 @@ func TestSuricataInitStart(t *testing.T) {
 			config: "config monitor 'monitor'\n\tlist interface 'br-lan'\n\tlist interface 'br-guest'\n" +
 				"\toption eve_socket '/tmp/p/e.sock'\n\nconfig monitor\n\toption interface 'br-guest wg0'\n",
 			instances: 1,
-			params: with("command", []string{"/usr/bin/suricata", "-c", "/etc/pakon/suricata.yaml", "--set", "default-rule-path=/srv/pakon/rules", "--set", "rule-files.0=suricata.rules",
+			params: with("command", []string{"/usr/bin/suricata", "-c", "/etc/pakon/suricata.yaml", "--include", "/var/run/pakon-suricata/rules.yaml",
 				"--af-packet=br-lan", "--af-packet=br-guest", "--af-packet=wg0",
 				"--set", "outputs.0.eve-log.filename=/tmp/p/e.sock"},
 				"netdev", []string{"br-lan", "br-guest", "wg0"}),
@@ -246,7 +246,7 @@ func TestSuricataInitStart(t *testing.T) {
 			name:      "no interface: the LAN bridge",
 			config:    "config monitor 'monitor'\n\toption skip_dns '1'\n",
 			instances: 1,
-			params: with("command", []string{"/usr/bin/suricata", "-c", "/etc/pakon/suricata.yaml", "--set", "default-rule-path=/srv/pakon/rules", "--set", "rule-files.0=suricata.rules", "--af-packet=br-lan"},
+			params: with("command", []string{"/usr/bin/suricata", "-c", "/etc/pakon/suricata.yaml", "--include", "/var/run/pakon-suricata/rules.yaml", "--af-packet=br-lan"},
 				"netdev", []string{"br-lan"}),
 		},
 		{

@@ -136,6 +136,11 @@ func TestRulesCommand(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rs); err != nil || !rs.Status.OK || rs.Status.Rules != 6 || len(rs.Files) < 2 || rs.Files[0].Rules != 6 {
 		t.Errorf("status %+v %v", rs, err)
 	}
+	out.Reset()
+	if code := run(context.Background(), []string{"pakon", "rules", "-c", env.cfg, "status"}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "6 rules") {
+		t.Errorf("options before the subcommand: %d %s %s", code, out.String(), errOut.String())
+	}
 	if code := run(context.Background(), []string{"pakon", "rules", "frobnicate", "-c", env.cfg}, &out, &errOut); code != 2 {
 		t.Errorf("unknown subcommand: exit %d", code)
 	}

@@ -34,11 +34,15 @@ func (c *RulesCommand) Run(ctx context.Context, args []string) error {
 	force := fs.Bool("force", false, "update even when rules.update is off")
 	jsonOut := fs.Bool("j", false, "print JSON")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), rulesUsage); fs.PrintDefaults() }
-	if len(args) == 0 {
+	// Options may come before and after the subcommand.
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
 		return usagef("want a subcommand: update or status")
 	}
-	sub := args[0]
-	if err := parseFlags(fs, args[1:]); err != nil {
+	sub := fs.Arg(0)
+	if err := parseFlags(fs, fs.Args()[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
