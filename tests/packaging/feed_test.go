@@ -167,3 +167,19 @@ func TestMakefileOpenWrt(t *testing.T) {
 		t.Errorf("/etc/config/pakon is no conffile")
 	}
 }
+
+// TestMakefileOpenWrtInstallsUCIDefaults: every uci-defaults script the
+// repository has is installed by the buildroot package too, not only by
+// the SDK-free .ipk builder (which takes the whole directory).
+func TestMakefileOpenWrtInstallsUCIDefaults(t *testing.T) {
+	mk := readFile(t, filepath.Join(repo, "Makefile.openwrt"))
+	entries, err := os.ReadDir(filepath.Join(repo, "uci-defaults"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.Contains(mk, "/etc/uci-defaults/"+e.Name()) {
+			t.Errorf("Makefile.openwrt does not install uci-defaults/%s", e.Name())
+		}
+	}
+}
