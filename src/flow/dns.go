@@ -37,7 +37,8 @@ type DNSHistory struct {
 	Evicted uint64
 }
 
-// NewDNSHistory returns an empty history holding at most max answers.
+// NewDNSHistory returns an empty history holding at most max answers (a
+// sixteenth more between sweeps).
 // grace extends every TTL: clients commonly keep using an address a little
 // past its TTL, and short TTLs would otherwise leave flows unnamed.
 func NewDNSHistory(max int, grace eve.Timestamp) *DNSHistory {
@@ -129,6 +130,13 @@ func (h *DNSHistory) add(device string, ip netip.Addr, ans dnsAnswer) {
 	}
 	byIP[ip] = append(list, ans)
 	h.size++
+	// Expire enforces the bound at every sweep (a minute of event time);
+	// at a flood of answers that minute could hold far more than max.
+	// Past a slack of a sixteenth, evict down to that much below max,
+	// so that the pass over the history runs once per max/8 answers.
+	if slack := h.max / 16; h.max > 0 && h.size > h.max+slack {
+		h.evictOldest(h.size - h.max + slack)
+	}
 }
 
 // Lookup returns the name device resolved to ip that was valid when a flow

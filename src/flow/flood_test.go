@@ -2,10 +2,12 @@ package flow_test
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pakon/pakon/src/eve"
 	"github.com/pakon/pakon/src/flow"
 )
 
@@ -103,5 +105,31 @@ func TestWallClockSetBack(t *testing.T) {
 	h.clk.t = h.clk.t.Add(6 * time.Hour)
 	if rec := onlyRecord(t, h.drain(false)); rec.FlowID != 2 {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+// TestDNSHistoryBoundWithoutSweeps: answers flood in faster than sweeps
+// run (Expire is called once a minute of event time); the history stays
+// within its bound plus a sixteenth all the same, evicting the oldest.
+func TestDNSHistoryBoundWithoutSweeps(t *testing.T) {
+	const max = 1600
+	h := flow.NewDNSHistory(max, 0)
+	for i := range 3 * max {
+		d := &eve.DNS{Response: true, Answers: []eve.Answer{{Name: fmt.Sprintf("n%d.test", i), Type: "A", Data: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), TTL: 3600, HasTTL: true}}}
+		h.Add("02:00:00:00:00:0a", eve.Timestamp(int64(i)*1000), d)
+		if h.Len() > max+max/16 {
+			t.Fatalf("after %d answers the history holds %d, bound %d", i+1, h.Len(), max+max/16)
+		}
+	}
+	if h.Evicted < 2*max-max/16 {
+		t.Errorf("evicted %d, want at least %d", h.Evicted, 2*max-max/16)
+	}
+	// The newest answer is kept, the oldest gone.
+	last := 3*max - 1
+	if n, ok := h.Lookup("02:00:00:00:00:0a", netip.MustParseAddr(fmt.Sprintf("10.%d.%d.%d", last>>16&255, last>>8&255, last&255)), eve.Timestamp(int64(last)*1000)); !ok || n != fmt.Sprintf("n%d.test", last) {
+		t.Errorf("newest answer: %q %v", n, ok)
+	}
+	if _, ok := h.Lookup("02:00:00:00:00:0a", netip.MustParseAddr("10.0.0.0"), 0); ok {
+		t.Error("oldest answer kept")
 	}
 }

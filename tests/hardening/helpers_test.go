@@ -38,7 +38,7 @@ type rig struct {
 
 // start writes a config (pakontest.New options) and starts the daemon on
 // a fresh ubus broker, returning once it answers there.
-func start(t *testing.T, opts ...string) *rig {
+func start(t testing.TB, opts ...string) *rig {
 	t.Helper()
 	broker := ubustest.Start(t)
 	opts = append(opts, fmt.Sprintf("config ubus 'ubus'\n\toption socket '%s'", broker.Path()))
@@ -56,7 +56,7 @@ func start(t *testing.T, opts ...string) *rig {
 }
 
 // call is `ubus call pakon METHOD ARGS`; it returns the reply as JSON.
-func (r *rig) call(t *testing.T, method, args string) ([]byte, error) {
+func (r *rig) call(t testing.TB, method, args string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -67,7 +67,7 @@ func (r *rig) call(t *testing.T, method, args string) ([]byte, error) {
 	return json.Marshal(tab)
 }
 
-func (r *rig) status(t *testing.T) status {
+func (r *rig) status(t testing.TB) status {
 	t.Helper()
 	b, err := r.call(t, "status", "{}")
 	if err != nil {
@@ -82,7 +82,7 @@ func (r *rig) status(t *testing.T) status {
 }
 
 // send writes lines to the daemon's EVE socket on one connection.
-func (r *rig) send(t *testing.T, lines ...string) {
+func (r *rig) send(t testing.TB, lines ...string) {
 	t.Helper()
 	c, err := net.Dial("unix", r.pk.Socket)
 	if err != nil {
@@ -95,13 +95,13 @@ func (r *rig) send(t *testing.T, lines ...string) {
 }
 
 // rows is the number of flows pakon show lists (every time, no filter).
-func (r *rig) rows(t *testing.T, args ...string) int {
+func (r *rig) rows(t testing.TB, args ...string) int {
 	t.Helper()
 	return r.pk.Show(t, append([]string{"--no-filter", "-s", "@0"}, args...)...).Total
 }
 
 // waitFor polls cond for up to d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		if cond() {
