@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,7 +47,33 @@ func TestMain(m *testing.M) {
 type env struct {
 	t                           *testing.T
 	dir, cfg, eve, live, archiv string
-	logs                        []*strings.Builder
+	logs                        []*logBuffer
+}
+
+// logBuffer is a daemon's output, safe to read while it writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitRunning waits until the last started daemon has finished its
+// start-up (restore included): a SIGTERM before that is a failed start.
+func (e *env) waitRunning() {
+	e.t.Helper()
+	log := e.logs[len(e.logs)-1]
+	waitFor(e.t, 30*time.Second, "pakon running", func() bool { return strings.Contains(log.String(), "pakon running") })
 }
 
 const commitInterval = time.Second
@@ -77,7 +104,7 @@ config archive 'archive'
 func (e *env) start() *exec.Cmd {
 	e.t.Helper()
 	cmd := exec.Command(binary, "daemon", "-c", e.cfg)
-	log := &strings.Builder{}
+	log := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	e.logs = append(e.logs, log)
 	if err := cmd.Start(); err != nil {
@@ -99,6 +126,7 @@ func (e *env) kill(cmd *exec.Cmd) {
 
 func (e *env) stop(cmd *exec.Cmd) {
 	e.t.Helper()
+	e.waitRunning()
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		e.t.Fatalf("daemon exited with %v:\n%s", err, e.logs[len(e.logs)-1])
