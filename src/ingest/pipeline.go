@@ -59,6 +59,7 @@ type Stats struct {
 	Batches       uint64    // transactions committed
 	Changes       uint64    // flow and device changes written
 	WriteErrors   uint64    // batches that failed to write
+	BusyRetries   uint64    // writes tried again because the database stayed locked
 	ActiveWritten uint64    // rows written for flows in progress
 	LastError     string    // last rejected line or write error
 	LastEvent     time.Time // wall time events were last processed; zero before the first
@@ -81,6 +82,7 @@ type Pipeline struct {
 
 	read, dropped, rejected, events atomic.Uint64
 	batches, changes, writeErrors   atomic.Uint64
+	busyRetries                     atomic.Uint64
 	activeWritten                   atomic.Uint64
 	lastEvent                       atomic.Int64
 
@@ -200,7 +202,7 @@ func (p *Pipeline) Stats() Stats {
 	s := Stats{
 		LinesRead: p.read.Load(), LinesDropped: p.dropped.Load(), LinesRejected: p.rejected.Load(),
 		Events: p.events.Load(), Batches: p.batches.Load(), Changes: p.changes.Load(),
-		WriteErrors: p.writeErrors.Load(), ActiveWritten: p.activeWritten.Load(),
+		WriteErrors: p.writeErrors.Load(), ActiveWritten: p.activeWritten.Load(), BusyRetries: p.busyRetries.Load(),
 	}
 	if t := p.lastEvent.Load(); t != 0 {
 		s.LastEvent = time.Unix(0, t)
@@ -338,11 +340,28 @@ loop:
 	return writeErr
 }
 
+// busyRetry is how long write waits between tries when the database
+// stays locked past SQLite's busy timeout.
+const busyRetry = 200 * time.Millisecond
+
 func (p *Pipeline) write(b *store.Batch) error {
 	// The final flush runs after cancellation; it must still complete.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := p.db.Write(ctx, b); err != nil {
+	err := p.db.Write(ctx, b)
+	// A lock held longer than the busy timeout (a long archive move, pakon
+	// clear) must not cost flows already correlated: try again while the
+	// minute lasts. Meanwhile the queue fills and new lines are dropped,
+	// counted, instead.
+	for err != nil && store.IsBusy(err) && ctx.Err() == nil {
+		p.busyRetries.Add(1)
+		select {
+		case <-ctx.Done():
+		case <-time.After(busyRetry):
+			err = p.db.Write(ctx, b)
+		}
+	}
+	if err != nil {
 		p.writeErrors.Add(1)
 		p.mu.Lock()
 		p.lastError = err.Error()
