@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X github.com/pakon/pakon/src/version.Version=$(VERSION)
 GOFLAGS   ?= -trimpath
 TAGS      := sqlite_omit_load_extension
 
-.PHONY: build setup test unit vet fmt fmt-check fuzz-short fuzz-long demo clean
+.PHONY: build setup test unit vet fmt fmt-check fuzz-short fuzz-long bench-load demo clean
 
 build:
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS) -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./src/cmd/pakon
@@ -30,6 +30,15 @@ test: setup build fmt-check vet
 # testdata/fuzz/, where they become regression tests.
 fuzz-long:
 	FUZZTIME=$${FUZZTIME:-5m} sh tests/fuzz-short.sh
+
+# bench-load streams 5,000 events/s of a 30-device home plus a flooding
+# device through the real daemon's socket for PAKON_LOAD_DURATION (10m),
+# sampling RSS and the status counters every second into
+# bench-load-rss.csv (figures: docs/performance.md). CI runs 20 s of it
+# as TestLoadBounded.
+bench-load:
+	PAKON_LOAD_DURATION=$${PAKON_LOAD_DURATION:-10m} PAKON_LOAD_RSS=$(CURDIR)/bench-load-rss.csv \
+		$(GO) test -tags '$(TAGS)' -count=1 -run TestLoadBounded -timeout 40m -v ./tests/hardening
 
 unit:
 	$(GO) test -tags '$(TAGS)' ./src/...
