@@ -89,7 +89,11 @@ func migrateArchive(ctx context.Context, db *sql.DB) error {
 			tx.Rollback()
 			return fmt.Errorf("apply %s: %w", name, err)
 		}
-		if n == 1 {
+		if n == segmentsMigration {
+			if err := convertDayTables(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("apply %s: %w", name, err)
+			}
 			if err := rebuildView(ctx, tx); err != nil {
 				tx.Rollback()
 				return err
@@ -173,6 +177,64 @@ func quickCheck(ctx context.Context, path string) error {
 	}
 	if n != 1 {
 		return errors.New("not a pakon archive (no parts table)")
+	}
+	return nil
+}
+
+// segmentsMigration is the archive migration that replaced day tables by
+// segments.
+const segmentsMigration = 3
+
+// convertDayTables rewrites the day tables of an archive written before
+// segments (p<day>_<gen>, one row per flow, text as string ids) into
+// segments, keeping every value and string id.
+func convertDayTables(ctx context.Context, tx *sql.Tx) error {
+	parts, err := loadParts(ctx, tx)
+	if err != nil {
+		return err
+	}
+	d, err := loadDict(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DROP VIEW IF EXISTS flows"); err != nil {
+		return fmt.Errorf("convert day tables: %w", err)
+	}
+	for _, p := range parts {
+		rows, err := tx.QueryContext(ctx, `SELECT start, dur, mac, src_ip, src_port, dest_ip, dest_port, proto, app_proto,
+			name, source, bytes_sent, bytes_received, pkts_sent, pkts_received, flows FROM `+p.Table)
+		if err != nil {
+			return fmt.Errorf("convert %s: %w", p.Table, err)
+		}
+		var out []archRow
+		for rows.Next() {
+			var r archRow
+			var dur, mac, sip, dip, proto, app, name, src int64
+			if err := rows.Scan(&r.Start, &dur, &mac, &sip, &r.SrcPort, &dip, &r.DestPort, &proto, &app, &name, &src,
+				&r.BytesSent, &r.BytesRcv, &r.PktsSent, &r.PktsRcv, &r.Flows); err != nil {
+				rows.Close()
+				return fmt.Errorf("convert %s: %w", p.Table, err)
+			}
+			r.End = r.Start + dur
+			r.MAC, r.SrcIP, r.DestIP = d.strs[mac], d.strs[sip], d.strs[dip]
+			r.Proto, r.AppProto, r.Name, r.Source = d.strs[proto], d.strs[app], d.strs[name], d.strs[src]
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("convert %s: %w", p.Table, err)
+		}
+		old := p
+		old.Table = fmt.Sprintf("p%d_0", p.Day) // the segment keeps the generation
+		if err := writePart(ctx, tx, d, p.Day, &old, p.Level, out); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE parts SET tbl = ? WHERE day = ?", p.Table, p.Day); err != nil {
+			return fmt.Errorf("convert %s: %w", p.Table, err)
+		}
+		if _, err := tx.ExecContext(ctx, "DROP TABLE "+p.Table); err != nil {
+			return fmt.Errorf("convert %s: %w", p.Table, err)
+		}
 	}
 	return nil
 }

@@ -114,7 +114,7 @@ func BenchmarkFourWeeks(b *testing.B) {
 	p := store.Policy{Rules: rules(), Keep: 28 * 24 * time.Hour, LiveMaxRows: 3_000_000, ArchiveMaxRows: 10_000_000}
 	const days, perDevice = 28, 700
 	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	var flows, journalBytes int64
+	var flows, journalBytes, commitBytes, maintainBytes int64
 	var perDay []float64
 	b.ResetTimer()
 	for d := range days {
@@ -131,13 +131,17 @@ func BenchmarkFourWeeks(b *testing.B) {
 			if err := db.Write(ctx, &store.Batch{Updates: byHour[hr]}); err != nil {
 				b.Fatal(err)
 			}
+			w0 := writeBytes(b)
 			if _, err := db.Commit(ctx); err != nil {
 				b.Fatal(err)
 			}
+			w1 := writeBytes(b)
 			now := start.AddDate(0, 0, d).Add(time.Duration(hr+1) * time.Hour)
 			if _, err := db.Maintain(ctx, now, p); err != nil {
 				b.Fatal(err)
 			}
+			commitBytes += w1 - w0
+			maintainBytes += writeBytes(b) - w1
 		}
 		perDay = append(perDay, float64(writeBytes(b)-before))
 		if d == 0 {
@@ -163,6 +167,8 @@ func BenchmarkFourWeeks(b *testing.B) {
 	b.ReportMetric(float64(flows)/days, "flows/day")
 	b.ReportMetric(sum/days/(1<<20), "MiB-written/day")
 	b.ReportMetric(steady/float64(days-14)/(1<<20), "MiB-written/day-steady")
+	b.ReportMetric(float64(commitBytes)/days/(1<<20), "MiB-commit/day")
+	b.ReportMetric(float64(maintainBytes)/days/(1<<20), "MiB-maintain/day")
 	b.ReportMetric(float64(st.Size())/(1<<20), "archive-MiB")
 	b.ReportMetric(float64(st.Size())/float64(rows), "archive-B/row")
 	b.ReportMetric(float64(st.Size())/float64(stored), "archive-B/flow")

@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -305,9 +305,6 @@ func (db *DB) rewriteDay(ctx context.Context, day int64, add []archRow, drop fun
 	if err := writePart(ctx, tx, d, day, old, level, rows); err != nil {
 		return err
 	}
-	if err := rebuildView(ctx, tx); err != nil {
-		return err
-	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("archive day %d: %w", day, err)
 	}
@@ -341,10 +338,6 @@ func (db *DB) expire(ctx context.Context, now time.Time, p Policy, st *MaintainS
 			return fmt.Errorf("expire day %d: %w", part.Day, err)
 		}
 		if err := dropPart(ctx, tx, part); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := rebuildView(ctx, tx); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -391,23 +384,18 @@ func (db *DB) collectStrings(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE IF NOT EXISTS used (id INTEGER PRIMARY KEY)"); err != nil {
-		return fmt.Errorf("collect strings: %w", err)
-	}
-	defer tx.ExecContext(ctx, "DROP TABLE IF EXISTS temp.used")
+	used := map[int64]bool{}
 	for _, p := range parts {
-		var sel []string
-		for _, c := range []string{"mac", "src_ip", "dest_ip", "proto", "app_proto", "name", "source"} {
-			sel = append(sel, "SELECT "+c+" FROM "+p.Table)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO temp.used "+strings.Join(sel, " UNION ")); err != nil {
+		if err := usedStrings(ctx, tx, p, used); err != nil {
 			return fmt.Errorf("collect strings: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM strings WHERE id NOT IN (SELECT id FROM temp.used)"); err != nil {
-		return fmt.Errorf("collect strings: %w", err)
+	ids := make([]int64, 0, len(used))
+	for id := range used {
+		ids = append(ids, id)
 	}
-	if _, err := tx.ExecContext(ctx, "DROP TABLE temp.used"); err != nil {
+	b, _ := json.Marshal(ids)
+	if _, err := tx.ExecContext(ctx, "DELETE FROM strings WHERE id NOT IN (SELECT value FROM json_each(?))", string(b)); err != nil {
 		return fmt.Errorf("collect strings: %w", err)
 	}
 	return tx.Commit()

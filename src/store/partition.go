@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -35,10 +36,6 @@ func dayOf(endMS int64) int64 {
 	}
 	return endMS / msPerDay
 }
-
-// partCols is the stored form of a row: text values are ids into strings.
-const partCols = `start, dur, mac, src_ip, src_port, dest_ip, dest_port, proto, app_proto, name, source,
-	bytes_sent, bytes_received, pkts_sent, pkts_received, flows`
 
 // viewColumns are main.flows' columns in order; the archive view produces
 // the same so that all_flows can UNION ALL them.
@@ -74,39 +71,72 @@ type querier interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
 
-// rebuildView recreates the archive's flows view over the partitions in
-// the catalog. Archived rows have no flow_key or flow_id (merged rows
-// cannot have one, and raw ones are identified by partkeys); ids are
-// day<<32 + rowid, so they differ across partitions and from live ids.
+// archiveView is the archive's flows view: every archived row, decoded
+// from the day segments by the pakon_segment function (registered on the
+// connections of Open) for SQL that wants them, such as tests and a shell.
+// The query engine decodes segments itself (see Archive). Archived rows
+// have no flow_key or flow_id (merged rows cannot have one, and raw ones
+// are identified by partkeys); ids are day<<32 + the row's index + 1, so
+// they differ across days and from live ids.
+const archiveView = `CREATE VIEW flows (` + viewColumns + `) AS
+	SELECT (s.day << 32) + j.key + 1, NULL, NULL, (j.value ->> 0) / 1000.0, ((j.value ->> 0) + (j.value ->> 1)) / 1000.0,
+		m.s, si.s, j.value ->> 4, di.s, j.value ->> 6, pr.s, ap.s, n.s, so.s,
+		j.value ->> 11, j.value ->> 12, j.value ->> 13, j.value ->> 14, j.value ->> 15, 0
+	FROM segments s, json_each(pakon_segment(s.data)) j
+	JOIN strings m ON m.id = j.value ->> 2 JOIN strings si ON si.id = j.value ->> 3
+	JOIN strings di ON di.id = j.value ->> 5 JOIN strings pr ON pr.id = j.value ->> 7
+	JOIN strings ap ON ap.id = j.value ->> 8 JOIN strings n ON n.id = j.value ->> 9
+	JOIN strings so ON so.id = j.value ->> 10`
+
+// rebuildView makes sure the archive's flows view is archiveView. It
+// writes the schema only when the view differs (after a migration).
 func rebuildView(ctx context.Context, tx querier) error {
-	parts, err := loadParts(ctx, tx)
-	if err != nil {
-		return err
+	var have string
+	err := tx.QueryRowContext(ctx, "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = 'flows'").Scan(&have)
+	if err == nil && have == archiveView {
+		return nil
 	}
-	var b strings.Builder
-	b.WriteString("CREATE VIEW flows (" + viewColumns + ") AS ")
-	if len(parts) == 0 {
-		b.WriteString(`SELECT NULL, NULL, NULL, 0.0, 0.0, '', '', 0, '', 0, '', '', '', '', 0, 0, 0, 0, 0, 0 WHERE 0`)
-	}
-	for i, p := range parts {
-		if i > 0 {
-			b.WriteString(" UNION ALL ")
-		}
-		fmt.Fprintf(&b, `SELECT (%d << 32) + p.id, NULL, NULL, p.start / 1000.0, (p.start + p.dur) / 1000.0,
-			m.s, si.s, p.src_port, di.s, p.dest_port, pr.s, ap.s, n.s, so.s,
-			p.bytes_sent, p.bytes_received, p.pkts_sent, p.pkts_received, p.flows, 0
-			FROM %s p JOIN strings m ON m.id = p.mac JOIN strings si ON si.id = p.src_ip
-			JOIN strings di ON di.id = p.dest_ip JOIN strings pr ON pr.id = p.proto
-			JOIN strings ap ON ap.id = p.app_proto JOIN strings n ON n.id = p.name
-			JOIN strings so ON so.id = p.source`, p.Day, p.Table)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("rebuild archive view: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "DROP VIEW IF EXISTS flows"); err != nil {
 		return fmt.Errorf("rebuild archive view: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, b.String()); err != nil {
+	if _, err := tx.ExecContext(ctx, archiveView); err != nil {
 		return fmt.Errorf("rebuild archive view: %w", err)
 	}
 	return nil
+}
+
+// segmentJSON is the SQL function pakon_segment: a segment's rows as a
+// JSON array of arrays of its columns, in stored order.
+func segmentJSON(data []byte) (string, error) {
+	seg, err := parseSegment(0, data)
+	if err != nil {
+		return "", err
+	}
+	var cols [NumColumns][]int64
+	for c := range cols {
+		if cols[c], err = seg.Column(Column(c), nil); err != nil {
+			return "", err
+		}
+	}
+	b := make([]byte, 0, seg.Rows*64+2)
+	b = append(b, '[')
+	for i := range seg.Rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for c := range cols {
+			if c > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, cols[c][i], 10)
+		}
+		b = append(b, ']')
+	}
+	return string(append(b, ']')), nil
 }
 
 // dict interns strings in the archive's strings table. It is loaded from
@@ -155,30 +185,19 @@ func (d *dict) id(ctx context.Context, tx *sql.Tx, s string) (int64, error) {
 
 // readPart loads a partition's rows.
 func readPart(ctx context.Context, q querier, d *dict, p partition) ([]archRow, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+partCols+" FROM "+p.Table)
+	var b []byte
+	if err := q.QueryRowContext(ctx, "SELECT data FROM segments WHERE day = ?", p.Day).Scan(&b); err != nil {
+		return nil, fmt.Errorf("read partition %s: %w", p.Table, err)
+	}
+	seg, err := parseSegment(p.Day, b)
 	if err != nil {
 		return nil, fmt.Errorf("read partition %s: %w", p.Table, err)
 	}
-	defer rows.Close()
-	var out []archRow
-	for rows.Next() {
-		var r archRow
-		var dur, mac, sip, dip, proto, app, name, src int64
-		if err := rows.Scan(&r.Start, &dur, &mac, &sip, &r.SrcPort, &dip, &r.DestPort, &proto, &app, &name, &src,
-			&r.BytesSent, &r.BytesRcv, &r.PktsSent, &r.PktsRcv, &r.Flows); err != nil {
-			return nil, fmt.Errorf("read partition %s: %w", p.Table, err)
-		}
-		r.End = r.Start + dur
-		r.MAC, r.SrcIP, r.DestIP = d.strs[mac], d.strs[sip], d.strs[dip]
-		r.Proto, r.AppProto, r.Name, r.Source = d.strs[proto], d.strs[app], d.strs[name], d.strs[src]
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return seg.rows(d.strs)
 }
 
-// writePart replaces day's partition (if any) by a new table holding rows,
-// sorted by end so that the table's rowid order is time order. The caller
-// rebuilds the view before committing.
+// writePart replaces day's partition (if any) by a new segment holding
+// rows; the catalog names it p<day>_<generation>.
 func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partition, level int64, rows []archRow) error {
 	gen := int64(1)
 	if old != nil {
@@ -186,7 +205,8 @@ func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partiti
 		if _, err := fmt.Sscanf(old.Table[strings.IndexByte(old.Table, '_')+1:], "%d", &g); err == nil {
 			gen = g + 1
 		}
-		if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+old.Table); err != nil {
+		// Freed first, so that the new segment can reuse its pages.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM segments WHERE day = ?", day); err != nil {
 			return fmt.Errorf("drop partition %s: %w", old.Table, err)
 		}
 	}
@@ -197,37 +217,23 @@ func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partiti
 		return nil
 	}
 	table := fmt.Sprintf("p%d_%d", day, gen)
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE `+table+` (id INTEGER PRIMARY KEY, start INTEGER NOT NULL, dur INTEGER NOT NULL,
-		mac INTEGER NOT NULL, src_ip INTEGER NOT NULL, src_port INTEGER NOT NULL, dest_ip INTEGER NOT NULL,
-		dest_port INTEGER NOT NULL, proto INTEGER NOT NULL, app_proto INTEGER NOT NULL, name INTEGER NOT NULL,
-		source INTEGER NOT NULL, bytes_sent INTEGER NOT NULL, bytes_received INTEGER NOT NULL,
-		pkts_sent INTEGER NOT NULL, pkts_received INTEGER NOT NULL, flows INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("create partition %s: %w", table, err)
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].End < rows[j].End })
-	st, err := tx.PrepareContext(ctx, "INSERT INTO "+table+" ("+partCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	blob, err := encodeSegment(rows, func(s string) (int64, error) { return d.id(ctx, tx, s) })
 	if err != nil {
 		return fmt.Errorf("write partition %s: %w", table, err)
 	}
-	defer st.Close()
 	var flows int64
+	first, last := rows[0].Start, rows[0].End
 	for i := range rows {
-		r := &rows[i]
-		var ids [7]int64
-		for k, s := range [7]string{r.MAC, r.SrcIP, r.DestIP, r.Proto, r.AppProto, r.Name, r.Source} {
-			if ids[k], err = d.id(ctx, tx, s); err != nil {
-				return err
-			}
-		}
-		if _, err := st.ExecContext(ctx, r.Start, r.End-r.Start, ids[0], ids[1], r.SrcPort, ids[2], r.DestPort,
-			ids[3], ids[4], ids[5], ids[6], r.BytesSent, r.BytesRcv, r.PktsSent, r.PktsRcv, r.Flows); err != nil {
-			return fmt.Errorf("write partition %s: %w", table, err)
-		}
-		flows += r.Flows
+		flows += rows[i].Flows
+		first, last = min(first, rows[i].Start), max(last, rows[i].End)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO parts (day, tbl, level, rows, flows) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (day) DO UPDATE SET tbl = excluded.tbl, level = excluded.level, rows = excluded.rows, flows = excluded.flows`,
-		day, table, level, len(rows), flows)
+	if _, err := tx.ExecContext(ctx, "INSERT INTO segments (day, data) VALUES (?, ?)", day, blob); err != nil {
+		return fmt.Errorf("write partition %s: %w", table, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO parts (day, tbl, level, rows, flows, first_start, last_end) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (day) DO UPDATE SET tbl = excluded.tbl, level = excluded.level, rows = excluded.rows, flows = excluded.flows,
+			first_start = excluded.first_start, last_end = excluded.last_end`,
+		day, table, level, len(rows), flows, first, last)
 	if err != nil {
 		return fmt.Errorf("write partition %d: %w", day, err)
 	}
@@ -236,14 +242,32 @@ func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partiti
 
 // dropPart removes a day from the archive: rows, keys and dropped tallies.
 func dropPart(ctx context.Context, tx *sql.Tx, p partition) error {
-	for _, q := range []string{"DROP TABLE IF EXISTS " + p.Table, "DELETE FROM parts WHERE day = ?",
+	for _, q := range []string{"DELETE FROM segments WHERE day = ?", "DELETE FROM parts WHERE day = ?",
 		"DELETE FROM partkeys WHERE day = ?", "DELETE FROM dropped WHERE day = ?"} {
-		var args []any
-		if strings.Contains(q, "?") {
-			args = []any{p.Day}
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, q, p.Day); err != nil {
 			return fmt.Errorf("drop partition %s: %w", p.Table, err)
+		}
+	}
+	return nil
+}
+
+// usedStrings adds the string ids day p's rows refer to.
+func usedStrings(ctx context.Context, q querier, p partition, used map[int64]bool) error {
+	var b []byte
+	if err := q.QueryRowContext(ctx, "SELECT data FROM segments WHERE day = ?", p.Day).Scan(&b); err != nil {
+		return fmt.Errorf("read partition %s: %w", p.Table, err)
+	}
+	seg, err := parseSegment(p.Day, b)
+	if err != nil {
+		return fmt.Errorf("read partition %s: %w", p.Table, err)
+	}
+	var col []int64
+	for _, c := range []Column{ColMAC, ColSrcIP, ColDestIP, ColProto, ColApp, ColName, ColSource} {
+		if col, err = seg.Column(c, col); err != nil {
+			return err
+		}
+		for _, id := range col {
+			used[id] = true
 		}
 	}
 	return nil
