@@ -3,9 +3,10 @@ package query
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pakon/pakon/src/store"
 )
 
 // Aggregate groups the flows matching p by device, display hostname,
@@ -78,40 +79,130 @@ func (g *groupRow) deviceKey() string {
 
 // groups sums the matching flows per device and observed name (and per
 // destination port and protocol when byPort), and calls fn for each
-// group that passes the name filters.
+// group that passes the name filters. The groups are those of a GROUP BY
+// over all_flows: live and archived rows of one group are summed
+// together.
 func (pl *plan) groups(ctx context.Context, e *Engine, byPort bool, fn func(*groupRow)) error {
-	hit, hitArgs := pl.ipHitExpr()
-	portCols := "0, ''"
-	groupBy := " GROUP BY 1, 2, 3, 4, 5"
-	if byPort {
-		portCols = "f.dest_port, f.proto"
-		groupBy = " GROUP BY 1, 2, 3, 4, 5, 6, 7"
-	}
-	q := "SELECT f.mac, CASE WHEN f.mac = '' THEN f.src_ip ELSE '' END," +
-		" f.observed_name, CASE WHEN f.observed_name = '' THEN f.dest_ip ELSE '' END, " + hit + ", " + portCols + "," +
-		" max(CASE WHEN f.app_proto IN ('', 'failed') THEN '' ELSE f.app_proto END), max(f.app_proto)," +
-		" min(f.src_ip), max(f.src_ip), min(f.dest_ip), max(f.dest_ip), min(f.name_source), max(f.name_source)," +
-		" sum(f.flows), sum(f.bytes_sent), sum(f.bytes_received), min(f.start), max(f.end), max(f.active)" +
-		fromFlows + pl.where() + groupBy
-	rows, err := e.db.SQL().QueryContext(ctx, q, append(hitArgs, pl.args...)...)
+	s, err := e.snapshot(ctx, pl)
 	if err != nil {
-		return fmt.Errorf("aggregate flows: %w", err)
+		return err
 	}
-	defer rows.Close()
-	var g groupRow
-	for rows.Next() {
-		if err := rows.Scan(&g.mac, &g.devIP, &g.observed, &g.hostIP, &g.ipHit, &g.port, &g.proto,
-			&g.app, &g.appAny, &g.srcMin, &g.srcMax, &g.destMin, &g.destMax, &g.srcNameMin, &g.srcNameMax,
-			&g.flows, &g.sent, &g.received, &g.start, &g.end, &g.active); err != nil {
-			return fmt.Errorf("aggregate flows: %w", err)
+	defer s.close()
+	return pl.groupsIn(ctx, s, byPort, fn)
+}
+
+// gkey is a group's key as symbol ids.
+type gkey struct {
+	mac, devIP, name, hostIP int64
+	port, proto              int64
+	hit                      bool
+}
+
+// gacc is a group's sums; text values are symbol ids.
+type gacc struct {
+	app, appAny      int64
+	srcMin, srcMax   int64
+	destMin, destMax int64
+	nsMin, nsMax     int64
+	flows            int64
+	sent, received   int64
+	start, end       float64
+	active           bool
+}
+
+func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(*groupRow)) error {
+	y := s.sym
+	pc := newPassCache(pl, y)
+	index := map[gkey]int32{}
+	var accs []gacc
+	var keys []gkey
+	failed := y.intern("failed")
+	add := func(b *batch) error {
+		c := &b.col
+		for _, j := range b.sel {
+			k := gkey{mac: c[store.ColMAC][j], devIP: y.empty, name: c[store.ColName][j], hostIP: y.empty, proto: y.empty}
+			dest := c[store.ColDestIP][j]
+			if k.mac == y.empty {
+				k.devIP = c[store.ColSrcIP][j]
+			}
+			if k.name == y.empty {
+				k.hostIP = dest
+			}
+			k.hit = pc.hit(dest)
+			if byPort {
+				k.port, k.proto = c[store.ColDestPort][j], c[store.ColProto][j]
+			}
+			app := c[store.ColApp][j]
+			appNF := app
+			if app == failed {
+				appNF = y.empty
+			}
+			src, ns := c[store.ColSrcIP][j], c[store.ColSource][j]
+			i, ok := index[k]
+			if !ok {
+				i = int32(len(accs))
+				index[k] = i
+				keys = append(keys, k)
+				accs = append(accs, gacc{app: appNF, appAny: app, srcMin: src, srcMax: src, destMin: dest, destMax: dest,
+					nsMin: ns, nsMax: ns, start: b.start[j], end: b.end[j]})
+			}
+			a := &accs[i]
+			if y.less(a.app, appNF) {
+				a.app = appNF
+			}
+			if y.less(a.appAny, app) {
+				a.appAny = app
+			}
+			if y.less(src, a.srcMin) {
+				a.srcMin = src
+			}
+			if y.less(a.srcMax, src) {
+				a.srcMax = src
+			}
+			if y.less(dest, a.destMin) {
+				a.destMin = dest
+			}
+			if y.less(a.destMax, dest) {
+				a.destMax = dest
+			}
+			if y.less(ns, a.nsMin) {
+				a.nsMin = ns
+			}
+			if y.less(a.nsMax, ns) {
+				a.nsMax = ns
+			}
+			a.flows += c[store.ColFlows][j]
+			a.sent += c[store.ColBytesSent][j]
+			a.received += c[store.ColBytesRcv][j]
+			a.start = min(a.start, b.start[j])
+			a.end = max(a.end, b.end[j])
+			a.active = a.active || b.isActive(j)
 		}
-		if pl.filtersNames() && !pl.passes(g.observed, g.ipHit) {
+		return nil
+	}
+	need := colSet(store.ColMAC, store.ColSrcIP, store.ColName, store.ColDestIP, store.ColApp, store.ColSource,
+		store.ColFlows, store.ColBytesSent, store.ColBytesRcv)
+	if byPort {
+		need |= colSet(store.ColDestPort, store.ColProto)
+	}
+	if err := s.eachLive(ctx, pl, need, add); err != nil {
+		return err
+	}
+	if err := s.eachDay(ctx, need, false, add); err != nil {
+		return err
+	}
+	var g groupRow
+	for i, k := range keys {
+		if pl.filtersNames() && !pc.passes(k.name, k.hit) {
 			continue
 		}
+		a := &accs[i]
+		g = groupRow{mac: y.str(k.mac), devIP: y.str(k.devIP), observed: y.str(k.name), hostIP: y.str(k.hostIP),
+			ipHit: k.hit, port: int(k.port), proto: y.str(k.proto), app: y.str(a.app), appAny: y.str(a.appAny),
+			srcMin: y.str(a.srcMin), srcMax: y.str(a.srcMax), destMin: y.str(a.destMin), destMax: y.str(a.destMax),
+			srcNameMin: y.str(a.nsMin), srcNameMax: y.str(a.nsMax), flows: int(a.flows), sent: a.sent,
+			received: a.received, start: a.start, end: a.end, active: a.active}
 		fn(&g)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("aggregate flows: %w", err)
 	}
 	return nil
 }

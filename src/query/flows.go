@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 )
@@ -10,37 +11,59 @@ import (
 // with the number matching in all.
 //
 // With name filters (the ignore list, hostname parameters) it first counts
-// the matching rows per distinct observed name in SQL, decides each name
-// once in Go, and passes the names that pass (or the ignored ones) back as
-// one bound set; the per-name counts give the total.
+// the matching rows per distinct observed name, decides each name once in
+// Go, and passes the names that pass (or the ignored ones) to SQL as one
+// bound set; the per-name counts give the total. Archived rows are
+// decoded and filtered in Go (see snapshot); when the range holds some,
+// the page is the merge of the live rows SQL sorts and the archived ones
+// Go selects (see page.go).
 func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 	pl, err := e.plan(ctx, p)
 	if err != nil {
 		return nil, err
 	}
+	s, err := e.snapshot(ctx, pl)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
 	res := &Result{Rows: []Row{}}
+	// One pass over the archived days counts their rows by name and keeps
+	// the candidates for the page.
+	n := p.Offset + p.Limit
+	if p.Limit == 0 {
+		n = -1 // every row
+	}
+	// A deep page in start order merges sorted runs instead (deep.go).
+	deep := sortKind(p.Sort) == keyStart && p.Limit > 0 && n > heapMax
+	if deep {
+		n = 0
+	}
+	ac, err := pl.archiveCandidates(ctx, s, n)
+	if err != nil {
+		return nil, err
+	}
 	var nameCond string
 	var nameArgs []any
 	var displays map[string]string // observed → display, for sorting by hostname
 	if pl.filtersNames() || p.Sort == SortHostname {
-		ns, err := pl.nameSets(ctx, e, p.Sort == SortHostname)
+		ns, err := pl.nameSets(ctx, s, p.Sort == SortHostname, ac.names)
 		if err != nil {
 			return nil, err
 		}
 		res.Total, nameCond, nameArgs, displays = ns.total, ns.cond, ns.args, ns.displays
 	} else {
-		q := "SELECT count(*)" + fromFlows + pl.where()
-		if err := e.db.SQL().QueryRowContext(ctx, q, pl.args...).Scan(&res.Total); err != nil {
+		q := "SELECT count(*)" + s.liveFrom(ctx, pl, liveNames) + pl.where()
+		if err := s.conn.QueryRowContext(ctx, q, pl.args...).Scan(&res.Total); err != nil {
 			return nil, fmt.Errorf("count flows: %w", err)
 		}
+		res.Total += ac.total
 	}
 	if res.Total == 0 || p.Offset >= res.Total {
 		return res, nil
 	}
 
 	var args []any
-	q := "SELECT f.start, f.end, f.mac, f.src_ip, f.src_port, f.dest_ip, f.dest_port, f.proto, f.app_proto," +
-		" f.observed_name, f.name_source, f.bytes_sent, f.bytes_received, f.active, f.flows"
 	prefix, join := "", ""
 	switch p.Sort {
 	case SortHostname:
@@ -52,23 +75,43 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 		join = " LEFT JOIN dm ON dm.k = f.mac"
 		args = append(args, jsonObject(pl.devs.all()))
 	}
-	q = prefix + q + fromFlows + join
 	args = append(args, pl.args...)
+	where := pl.where()
 	if nameCond != "" {
-		q += pl.where(nameCond)
+		where = pl.where(nameCond)
 		args = append(args, nameArgs...)
-	} else {
-		q += pl.where()
 	}
 	dir := " ASC"
 	if p.Desc {
 		dir = " DESC"
 	}
-	q += " ORDER BY " + flowOrder(p.Sort) + dir
+	order := " ORDER BY " + flowOrder(p.Sort) + dir
 	if p.Sort != "" && p.Sort != SortStart {
-		q += ", f.start" + dir
+		order += ", f.start" + dir
 	}
-	q += ", f.id" + dir
+	order += ", f.id" + dir
+	use := liveRows
+	if p.Sort == "" || p.Sort == SortStart {
+		use = liveStartPage
+	}
+	from := s.liveFrom(ctx, pl, use)
+	if deep && ac.total > 0 {
+		rows, err := pl.deepStartPage(ctx, s, prefix+"SELECT "+flowOrder(p.Sort)+", f.start, f.id"+from+join+where+order, args)
+		if err != nil {
+			return nil, err
+		}
+		res.Rows = rows
+		return res, nil
+	}
+	if len(ac.cands) > 0 {
+		rows, err := pl.mergePage(ctx, s, ac, prefix+"SELECT "+flowOrder(p.Sort)+", f.start, f.id"+from+join+where+order, args)
+		if err != nil {
+			return nil, err
+		}
+		res.Rows = rows
+		return res, nil
+	}
+	q := prefix + "SELECT " + flowColumns + from + join + where + order
 	if p.Limit > 0 {
 		q += " LIMIT ? OFFSET ?"
 		args = append(args, p.Limit, p.Offset)
@@ -76,16 +119,14 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 		q += " LIMIT -1 OFFSET ?"
 		args = append(args, p.Offset)
 	}
-	rows, err := e.db.SQL().QueryContext(ctx, q, args...)
+	rows, err := s.conn.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query flows: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r Row
-		if err := rows.Scan(&r.Start, &r.End, &r.MAC, &r.SrcIP, &r.SrcPort, &r.DestIP, &r.DestPort,
-			&r.Proto, &r.AppProto, &r.ObservedName, &r.NameSource, &r.BytesSent, &r.BytesReceived,
-			&r.Active, &r.Flows); err != nil {
+		if err := scanRow(rows, &r); err != nil {
 			return nil, fmt.Errorf("query flows: %w", err)
 		}
 		pl.finish(&r)
@@ -95,6 +136,16 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 		return nil, fmt.Errorf("query flows: %w", err)
 	}
 	return res, nil
+}
+
+// flowColumns are the columns of a Row, read by scanRow.
+const flowColumns = "f.start, f.end, f.mac, f.src_ip, f.src_port, f.dest_ip, f.dest_port, f.proto, f.app_proto," +
+	" f.observed_name, f.name_source, f.bytes_sent, f.bytes_received, f.active, f.flows"
+
+func scanRow(rows *sql.Rows, r *Row) error {
+	return rows.Scan(&r.Start, &r.End, &r.MAC, &r.SrcIP, &r.SrcPort, &r.DestIP, &r.DestPort,
+		&r.Proto, &r.AppProto, &r.ObservedName, &r.NameSource, &r.BytesSent, &r.BytesReceived,
+		&r.Active, &r.Flows)
 }
 
 // flowOrder is the ORDER BY expression of a sort key.
@@ -137,14 +188,21 @@ type nameSet struct {
 }
 
 // nameSets decides the name filters once per distinct observed name and
-// returns the condition that applies them in SQL: the ignored names as a
-// NOT IN set, or, with hostname parameters, the passing names as an IN
-// set.
-func (pl *plan) nameSets(ctx context.Context, e *Engine, withDisplays bool) (*nameSet, error) {
-	groups, err := pl.nameGroups(ctx, e)
+// returns the condition that applies them to live rows in SQL: the
+// ignored names as a NOT IN set, or, with hostname parameters, the
+// passing names as an IN set. archived are the archived rows' name
+// groups (nil counts them here).
+func (pl *plan) nameSets(ctx context.Context, s *snapshot, withDisplays bool, archived []nameGroup) (*nameSet, error) {
+	groups, err := pl.nameGroups(ctx, s)
 	if err != nil {
 		return nil, err
 	}
+	if archived == nil {
+		if archived, err = pl.archivedNameGroups(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	groups = append(groups, archived...)
 	ns := &nameSet{}
 	if withDisplays {
 		ns.displays = map[string]string{}
@@ -189,11 +247,15 @@ type nameGroup struct {
 	n        int
 }
 
-// nameGroups counts the matching rows per distinct observed name.
-func (pl *plan) nameGroups(ctx context.Context, e *Engine) ([]nameGroup, error) {
+// nameGroups counts the matching live rows per distinct observed name.
+func (pl *plan) nameGroups(ctx context.Context, s *snapshot) ([]nameGroup, error) {
 	hit, hitArgs := pl.ipHitExpr()
-	q := "SELECT f.observed_name, " + hit + ", count(*)" + fromFlows + pl.where() + " GROUP BY 1, 2"
-	rows, err := e.db.SQL().QueryContext(ctx, q, append(hitArgs, pl.args...)...)
+	groupBy := " GROUP BY 1, 2"
+	if len(hitArgs) == 0 {
+		groupBy = " GROUP BY 1" // one sort key fewer
+	}
+	q := "SELECT f.observed_name, " + hit + ", count(*)" + s.liveFrom(ctx, pl, liveNames) + pl.where() + groupBy
+	rows, err := s.conn.QueryContext(ctx, q, append(hitArgs, pl.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("count flows by name: %w", err)
 	}
@@ -210,6 +272,15 @@ func (pl *plan) nameGroups(ctx context.Context, e *Engine) ([]nameGroup, error) 
 		return nil, fmt.Errorf("count flows by name: %w", err)
 	}
 	return out, nil
+}
+
+// archivedNameGroups counts the matching archived rows per observed name.
+func (pl *plan) archivedNameGroups(ctx context.Context, s *snapshot) ([]nameGroup, error) {
+	ac, err := pl.archiveCandidates(ctx, s, 0)
+	if err != nil {
+		return nil, err
+	}
+	return ac.names, nil
 }
 
 // finish fills the fields computed in Go: names and duration.

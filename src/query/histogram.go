@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pakon/pakon/src/store"
 )
 
 // Histogram limits.
@@ -107,9 +109,14 @@ func (e *Engine) Histogram(ctx context.Context, p HistogramParams) (*Histogram, 
 	if err != nil {
 		return nil, err
 	}
+	s, err := e.snapshot(ctx, pl)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
 	var ns *nameSet
 	if pl.filtersNames() {
-		if ns, err = pl.nameSets(ctx, e, false); err != nil {
+		if ns, err = pl.nameSets(ctx, s, false, []nameGroup{}); err != nil {
 			return nil, err
 		}
 	}
@@ -158,8 +165,8 @@ func (e *Engine) Histogram(ctx context.Context, p HistogramParams) (*Histogram, 
 	inOne := "f.start >= ? AND f.end <= ? AND " + fmt.Sprintf(bucketOf, "start") + " = " + fmt.Sprintf(bucketOf, "end")
 	w, args := where(inOne, from, to, from, bucket, from, bucket)
 	q := "SELECT " + keyCols + ", " + fmt.Sprintf(bucketOf, "start") + ", sum(f.bytes_sent), sum(f.bytes_received)" +
-		fromFlows + w + " GROUP BY 1, 2, 3"
-	rows, err := e.db.SQL().QueryContext(ctx, q, append([]any{from, bucket}, args...)...)
+		s.liveFrom(ctx, pl, liveRows) + w + " GROUP BY 1, 2, 3"
+	rows, err := s.conn.QueryContext(ctx, q, append([]any{from, bucket}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("histogram: %w", err)
 	}
@@ -184,8 +191,8 @@ func (e *Engine) Histogram(ctx context.Context, p HistogramParams) (*Histogram, 
 
 	// The others, spread in Go.
 	w, args = where("NOT ("+inOne+")", from, to, from, bucket, from, bucket)
-	q = "SELECT " + keyCols + ", f.start, f.end, f.bytes_sent, f.bytes_received" + fromFlows + w
-	rows, err = e.db.SQL().QueryContext(ctx, q, args...)
+	q = "SELECT " + keyCols + ", f.start, f.end, f.bytes_sent, f.bytes_received" + s.liveFrom(ctx, pl, liveRows) + w
+	rows, err = s.conn.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("histogram: %w", err)
 	}
@@ -203,6 +210,56 @@ func (e *Engine) Histogram(ctx context.Context, p HistogramParams) (*Histogram, 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("histogram: %w", err)
+	}
+
+	// Archived rows, decoded: the same two cases in Go.
+	y := s.sym
+	pc := newPassCache(pl, y)
+	need := colSet(store.ColName, store.ColDestIP, store.ColBytesSent, store.ColBytesRcv)
+	if p.By == ByDevice {
+		need |= colSet(store.ColMAC, store.ColSrcIP)
+	}
+	bucketIdx := func(t float64) int64 { return int64((t - from) / bucket) } // CAST(… AS INTEGER) truncates
+	err = s.eachDay(ctx, need, false, func(b *batch) error {
+		c := &b.col
+		for _, j := range b.sel {
+			name, dest := c[store.ColName][j], c[store.ColDestIP][j]
+			if pl.filtersNames() && !pc.passes(name, pc.hit(dest)) {
+				continue
+			}
+			var ka, kb string
+			switch p.By {
+			case ByDevice:
+				ka = y.str(c[store.ColMAC][j])
+				if ka == "" {
+					kb = y.str(c[store.ColSrcIP][j])
+				}
+			case ByHostname:
+				ka = y.str(name)
+				if ka == "" {
+					kb = y.str(dest)
+				}
+			}
+			start, end := b.start[j], b.end[j]
+			sent, recv := c[store.ColBytesSent][j], c[store.ColBytesRcv][j]
+			if start >= from && end <= to && bucketIdx(start) == bucketIdx(end) {
+				i := bucketIdx(start)
+				if i < 0 || i >= int64(n) {
+					continue
+				}
+				s := get(ka, kb)
+				s.Sent[i] += sent
+				s.Received[i] += recv
+				continue
+			}
+			s := get(ka, kb)
+			spread(s.Sent, sent, start, end, from, to, bucket)
+			spread(s.Received, recv, start, end, from, to, bucket)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	h := &Histogram{Start: from, End: to, Bucket: bucket, Series: []Series{}}

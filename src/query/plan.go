@@ -25,6 +25,10 @@ type plan struct {
 	ignore   bool // hide names on the ignore list
 	infos    *infos
 	devs     *deviceNames
+	// The row conditions' values, for the archived rows Go filters.
+	macs, ips    []string
+	apps, protos []string // lower case
+	ports        []int
 }
 
 // validate checks the parameters that need no database.
@@ -100,7 +104,8 @@ func (e *Engine) plan(ctx context.Context, p Params) (*plan, error) {
 	}
 	l := e.Lists()
 	_, ignoreEntries := l.Len()
-	pl := &plan{p: p, hosts: hosts, ignore: !p.NoFilter && ignoreEntries > 0, infos: newInfos(l), devs: devs}
+	pl := &plan{p: p, hosts: hosts, ignore: !p.NoFilter && ignoreEntries > 0, infos: newInfos(l), devs: devs,
+		macs: macs, ips: ips, apps: lower(p.AppProtos), protos: lower(p.Protos), ports: p.DestPorts}
 	if !p.Start.IsZero() {
 		pl.from = seconds(p.Start)
 		pl.add("f.end >= ?", pl.from)
@@ -188,6 +193,10 @@ func (pl *plan) hostKey(observed, destIP string) string {
 
 // fromFlows reads all_flows, aliased f in every query.
 const fromFlows = " FROM " + store.AllFlows + " f"
+
+// fromLive reads the live database's flows, aliased f like all_flows; the
+// engine reads archived flows from their segments (see snapshot).
+const fromLive = " FROM main.flows f"
 
 func jsonArray[T any](v []T) string {
 	if v == nil {

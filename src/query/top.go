@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pakon/pakon/src/lists"
+	"github.com/pakon/pakon/src/store"
 )
 
 // What Top ranks and by what.
@@ -91,9 +92,14 @@ func (e *Engine) Top(ctx context.Context, p TopParams) (*TopResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := e.snapshot(ctx, pl)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
 	byDevice := p.By == ByDevice
 	entries := map[string]*TopEntry{}
-	err = pl.groups(ctx, e, false, func(g *groupRow) {
+	err = pl.groupsIn(ctx, s, false, func(g *groupRow) {
 		k := pl.hostKey(g.observed, g.hostIP)
 		if byDevice {
 			k = g.deviceKey()
@@ -114,7 +120,7 @@ func (e *Engine) Top(ctx context.Context, p TopParams) (*TopResult, error) {
 		return nil, err
 	}
 	if p.Metric == MetricTime {
-		times, err := pl.openTime(ctx, e, byDevice)
+		times, err := pl.openTime(ctx, s, byDevice)
 		if err != nil {
 			return nil, err
 		}
@@ -177,13 +183,14 @@ func unicodeOf(name string) string {
 
 // openTime computes, per hostname or device, how long at least one
 // matching flow was open within the range: the union of the flows'
-// intervals, clipped to the range. SQL reads the clipped intervals (and
-// the name filters); Go merges them per key.
-func (pl *plan) openTime(ctx context.Context, e *Engine, byDevice bool) (map[string]float64, error) {
+// intervals, clipped to the range. SQL reads the live rows' clipped
+// intervals (and the name filters), Go the archived ones; Go merges them
+// per key.
+func (pl *plan) openTime(ctx context.Context, s *snapshot, byDevice bool) (map[string]float64, error) {
 	var ns *nameSet
 	if pl.filtersNames() {
 		var err error
-		if ns, err = pl.nameSets(ctx, e, false); err != nil {
+		if ns, err = pl.nameSets(ctx, s, false, []nameGroup{}); err != nil {
 			return nil, err
 		}
 	}
@@ -199,14 +206,14 @@ func (pl *plan) openTime(ctx context.Context, e *Engine, byDevice bool) (map[str
 		cols = "f.mac, CASE WHEN f.mac = '' THEN f.src_ip ELSE '' END"
 	}
 	args := append([]any{lo, hi}, pl.args...)
-	q := "SELECT " + cols + ", max(f.start, ?), min(f.end, ?)" + fromFlows
+	q := "SELECT " + cols + ", max(f.start, ?), min(f.end, ?)" + s.liveFrom(ctx, pl, liveRows)
 	if ns != nil && ns.cond != "" {
 		q += pl.where(ns.cond)
 		args = append(args, ns.args...)
 	} else {
 		q += pl.where()
 	}
-	rows, err := e.db.SQL().QueryContext(ctx, q, args...)
+	rows, err := s.conn.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("open time: %w", err)
 	}
@@ -227,6 +234,44 @@ func (pl *plan) openTime(ctx context.Context, e *Engine, byDevice bool) (map[str
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("open time: %w", err)
+	}
+	y := s.sym
+	pc := newPassCache(pl, y)
+	keys := map[[2]int64]string{}
+	need := colSet(store.ColName, store.ColDestIP)
+	if byDevice {
+		need |= colSet(store.ColMAC, store.ColSrcIP)
+	}
+	err = s.eachDay(ctx, need, false, func(b *batch) error {
+		for _, j := range b.sel {
+			name, dest := b.col[store.ColName][j], b.col[store.ColDestIP][j]
+			if pl.filtersNames() && !pc.passes(name, pc.hit(dest)) {
+				continue
+			}
+			kk := [2]int64{name, y.empty}
+			if name == y.empty {
+				kk[1] = dest
+			}
+			if byDevice {
+				kk = [2]int64{b.col[store.ColMAC][j], y.empty}
+				if kk[0] == y.empty {
+					kk[1] = b.col[store.ColSrcIP][j]
+				}
+			}
+			k, ok := keys[kk]
+			if !ok {
+				k = pl.hostKey(y.str(kk[0]), y.str(kk[1]))
+				if byDevice {
+					k = (&groupRow{mac: y.str(kk[0]), devIP: y.str(kk[1])}).deviceKey()
+				}
+				keys[kk] = k
+			}
+			spans[k] = append(spans[k], span{max(b.start[j], lo), min(b.end[j], hi)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]float64, len(spans))
 	for k, list := range spans {

@@ -1,0 +1,165 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/pakon/pakon/src/store"
+)
+
+// A page in start order deep into the rows (an offset of hundreds of
+// thousands) would keep hundreds of thousands of candidates; instead the
+// archived days, each already in start order, and the live rows are merged
+// as sorted runs, and the ranks before the page are counted, not kept. A
+// day is decoded when the merge reaches its first start (its last end,
+// going backwards), so only the days whose rows overlap are open at once.
+
+// run is one sorted run of the merge: an archived day, or the live rows
+// when b is nil.
+type run struct {
+	b   *batch
+	k   int // rows of b.sel taken
+	cur cand
+}
+
+// deepStartPage returns the rows at ranks [offset, offset+limit) in start
+// order; liveQuery selects the live rows' start (as the key), start and id
+// in that order.
+func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, liveQuery string, args []any) ([]Row, error) {
+	p := pl.p
+	o := &order{kind: keyStart, desc: p.Desc, sym: s.sym}
+	pc := newPassCache(pl, s.sym)
+	filter := pl.filtersNames()
+	need := colSet(store.ColName, store.ColDestIP)
+	rows, err := s.conn.QueryContext(ctx, liveQuery+" LIMIT ?", append(args, p.Offset+p.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("query flows: %w", err)
+	}
+	defer rows.Close()
+	nextLive := func(r *run) (bool, error) {
+		if !rows.Next() {
+			return false, rows.Err()
+		}
+		r.cur = cand{day: -1}
+		if err := rows.Scan(&r.cur.kf, &r.cur.start, &r.cur.id); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	next := func(r *run) (bool, error) {
+		if r.b == nil {
+			return nextLive(r)
+		}
+		b := r.b
+		names, dests := b.col[store.ColName], b.col[store.ColDestIP]
+		for r.k < len(b.sel) {
+			j := b.sel[r.k]
+			if p.Desc {
+				j = b.sel[len(b.sel)-1-r.k]
+			}
+			r.k++
+			if filter && !pc.passes(names[j], pc.hit(dests[j])) {
+				continue
+			}
+			r.cur = cand{start: b.start[j], id: b.id(j), day: int32(b.day), row: j}
+			return true, nil
+		}
+		return false, nil
+	}
+	// The first row a day can hold in walk order, by its catalog entry.
+	edge := func(i int) cand {
+		first, last := s.arch.Span(i)
+		if p.Desc {
+			return cand{start: float64(last) / 1000.0, id: store.ArchivedID(s.arch.Day(i), s.arch.Rows(i)-1)}
+		}
+		return cand{start: float64(first) / 1000.0, id: store.ArchivedID(s.arch.Day(i), 0)}
+	}
+	pending := make([]int, s.arch.Len())
+	edges := make([]cand, s.arch.Len())
+	for i := range pending {
+		pending[i], edges[i] = i, edge(i)
+	}
+	slices.SortFunc(pending, func(a, b int) int { return cmp.Or(o.cmp(&edges[a], &edges[b]), cmp.Compare(a, b)) })
+	if s.filt.none {
+		pending = nil
+	}
+
+	var h []*run // a min-heap by cur
+	less := func(a, b int) bool { return o.cmp(&h[a].cur, &h[b].cur) < 0 }
+	push := func(r *run) {
+		h = append(h, r)
+		for i := len(h) - 1; i > 0; {
+			up := (i - 1) / 2
+			if !less(i, up) {
+				break
+			}
+			h[i], h[up] = h[up], h[i]
+			i = up
+		}
+	}
+	pop := func() *run {
+		top := h[0]
+		last := len(h) - 1
+		h[0] = h[last]
+		h = h[:last]
+		for i := 0; ; {
+			l, r, m := 2*i+1, 2*i+2, i
+			if l < len(h) && less(l, m) {
+				m = l
+			}
+			if r < len(h) && less(r, m) {
+				m = r
+			}
+			if m == i {
+				break
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+		return top
+	}
+	live := &run{}
+	if ok, err := nextLive(live); err != nil {
+		return nil, fmt.Errorf("query flows: %w", err)
+	} else if ok {
+		push(live)
+	}
+	var page []cand
+	for rank := 0; len(page) < p.Limit; rank++ {
+		for len(pending) > 0 && (len(h) == 0 || o.cmp(&edges[pending[0]], &h[0].cur) <= 0) {
+			i := pending[0]
+			pending = pending[1:]
+			seg, err := s.arch.Segment(ctx, i)
+			if err != nil {
+				return nil, fmt.Errorf("query flows: %w", err)
+			}
+			r := &run{b: &batch{}}
+			if _, err := s.decodeDay(seg, i, need, r.b); err != nil {
+				return nil, err
+			}
+			if ok, err := next(r); err != nil {
+				return nil, err
+			} else if ok {
+				push(r)
+			}
+		}
+		if len(h) == 0 {
+			break
+		}
+		r := pop()
+		if rank >= p.Offset {
+			page = append(page, r.cur)
+		}
+		ok, err := next(r)
+		if err != nil {
+			return nil, fmt.Errorf("query flows: %w", err)
+		}
+		if ok {
+			push(r)
+		}
+	}
+	rows.Close()
+	return pl.materialize(ctx, s, page)
+}

@@ -1,0 +1,50 @@
+package query
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestSelectFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	o := &order{kind: keyStart}
+	inputs := map[string]func(i int) float64{
+		"sorted":   func(i int) float64 { return float64(i / 3) },
+		"reversed": func(i int) float64 { return float64(-i / 3) },
+		"random":   func(int) float64 { return float64(r.IntN(50)) },
+		"equal":    func(int) float64 { return 7 },
+	}
+	for name, gen := range inputs {
+		for _, n := range []int{0, 1, 2, 17, 100, 5000} {
+			for _, k := range []int{0, 1, n / 3, n - 1, n} {
+				k = min(max(k, 0), n)
+				c := make([]cand, n)
+				for i := range c {
+					c[i] = cand{start: gen(i), id: int64(i)}
+				}
+				want := slices.Clone(c)
+				slices.SortFunc(want, func(a, b cand) int { return o.cmp(&a, &b) })
+				o.selectFirst(c, k)
+				got := slices.Clone(c[:k])
+				slices.SortFunc(got, func(a, b cand) int { return o.cmp(&a, &b) })
+				if !slices.Equal(got, want[:k]) {
+					t.Fatalf("%s n %d k %d: c[:k] are not the first k", name, n, k)
+				}
+			}
+		}
+	}
+}
+
+func TestCompareNoCase(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"abc", "ABC", 0}, {"abc", "abd", -1}, {"B", "a", 1}, {"ab", "abc", -1}, {"Ä", "ä", -1}, {"[", "a", -1}, {"[", "A", -1},
+	} {
+		if got := compareNoCase(tc.a, tc.b); got != tc.want {
+			t.Errorf("compareNoCase(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
