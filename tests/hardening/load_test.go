@@ -23,14 +23,20 @@ import (
 // device held at its per-device limit and named in status, the other
 // devices' flows still recorded during the flood, the DNS history and
 // flooding report within their bounds. PAKON_LOAD_RSS names a CSV file
-// for the samples.
+// for the samples; PAKON_LOAD_LIVE_LIMIT sets monitor.database_limit.
 //
 //	PAKON_LOAD_DURATION=10m go test -run TestLoadBounded -timeout 30m -v ./tests/hardening
 func TestLoadBounded(t *testing.T) {
 	duration := envDuration(t, "PAKON_LOAD_DURATION", 20*time.Second)
 	rate := envInt(t, "PAKON_LOAD_RATE", 5000)
 	floodRate := envInt(t, "PAKON_FLOOD_RATE", 4000)
-	r := start(t, "option commit_interval '60s'", "option database_limit '200000'")
+	opts := []string{"option commit_interval '60s'"}
+	if v := os.Getenv("PAKON_LOAD_LIVE_LIMIT"); v != "" {
+		// A low monitor.database_limit makes maintenance move the
+		// oldest day to the archive early, under load.
+		opts = append(opts, fmt.Sprintf("option database_limit '%s'", v))
+	}
+	r := start(t, opts...)
 	pid := r.daemon.PID()
 
 	conn, err := net.Dial("unix", r.pk.Socket)
@@ -121,6 +127,13 @@ func TestLoadBounded(t *testing.T) {
 	t.Logf("sent %d lines + %d flood lines in %v; status lines %+v, recorded %d; limits %+v; RSS after warm-up %d KiB, max %d KiB",
 		sent, flood, duration, s.Lines, s.Flows.Recorded, lim, firstRSS, maxRSS)
 	t.Logf("samples:\n%s", csv.String())
+	var storage []string
+	for _, l := range strings.Split(r.daemon.Logs(), "\n") {
+		if strings.Contains(l, "archive maintained") || strings.Contains(l, "level=ERROR") {
+			storage = append(storage, l)
+		}
+	}
+	t.Logf("daemon's storage log:\n%s", strings.Join(storage, "\n"))
 
 	if lim.OpenFlows > lim.MaxOpen || lim.MaxPerDevice >= lim.MaxOpen {
 		t.Errorf("open flows %d, bound %d, per device %d", lim.OpenFlows, lim.MaxOpen, lim.MaxPerDevice)
