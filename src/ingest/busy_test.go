@@ -18,7 +18,7 @@ import (
 // the lock is gone, not dropped.
 func TestWriteWaitsOutALongLock(t *testing.T) {
 	if testing.Short() {
-		t.Skip("holds a lock for 6 s")
+		t.Skip("holds a lock for 9 s")
 	}
 	path := filepath.Join(t.TempDir(), "live.db")
 	db, err := store.Open(context.Background(), path, store.Options{})
@@ -37,7 +37,10 @@ func TestWriteWaitsOutALongLock(t *testing.T) {
 	}
 	released := make(chan struct{})
 	go func() {
-		time.Sleep(6 * time.Second)
+		// Longer than SQLite's 5 s busy timeout plus the pipeline's first
+		// write (a second in): holding it 6 s let a write that started
+		// late wait it out inside the timeout, with no retry to see.
+		time.Sleep(9 * time.Second)
 		tx.Rollback()
 		close(released)
 	}()
