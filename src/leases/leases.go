@@ -202,7 +202,7 @@ func hexBytes(s string) ([]byte, error) {
 }
 
 // CleanName makes a host name from DHCP safe to show: control characters
-// are dropped, surrounding spaces and a trailing dot removed, and the
+// are dropped, surrounding spaces and trailing dots removed, and the
 // result cut to 255 bytes (on a character boundary).
 func CleanName(s string) string {
 	s = strings.Map(func(r rune) rune {
@@ -211,10 +211,18 @@ func CleanName(s string) string {
 		}
 		return r
 	}, s)
-	s = strings.TrimSuffix(strings.TrimSpace(s), ".")
-	for len(s) > 255 {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
+	// Until nothing changes, so that a cleaned name stays as it is when
+	// cleaned again: "..", "a. ." and a cut that ends on a dot or space
+	// each need more than one pass.
+	for {
+		prev := s
+		s = strings.TrimRight(strings.TrimSpace(s), ".")
+		for len(s) > 255 {
+			_, size := utf8.DecodeLastRuneInString(s)
+			s = s[:len(s)-size]
+		}
+		if s == prev {
+			return s
+		}
 	}
-	return s
 }

@@ -152,6 +152,9 @@ func TestCleanName(t *testing.T) {
 		{"bad\xffutf8", "badutf8"},
 		{"Kája", "Kája"},
 		{strings.Repeat("é", 200), strings.Repeat("é", 127)},
+		{"..", ""},     // found by FuzzReadLeases: "." cleaned again became ""
+		{"a. . ", "a"}, // each pass uncovers another dot or space
+		{strings.Repeat("a", 254) + " b", strings.Repeat("a", 254)},
 	}
 	for _, tt := range tests {
 		if got := leases.CleanName(tt.in); got != tt.want {
