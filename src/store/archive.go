@@ -225,7 +225,7 @@ func convertDayTables(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("convert %s: %w", p.Table, err)
 		}
 		old := p
-		old.Table = fmt.Sprintf("p%d_0", p.Day) // the segment keeps the generation
+		old.Table, old.Seg = fmt.Sprintf("p%d_0", p.Day), 0 // the segment keeps the generation
 		if err := writePart(ctx, tx, d, p.Day, &old, p.Level, out); err != nil {
 			return err
 		}

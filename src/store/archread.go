@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -26,7 +28,7 @@ type Archive struct {
 }
 
 type archDay struct {
-	day, rows           int64
+	day, rows, seg      int64
 	firstStart, lastEnd int64 // milliseconds
 }
 
@@ -51,14 +53,14 @@ func (db *DB) ReadArchive(ctx context.Context, q Querier, from, to float64, open
 	if !openTo {
 		cond, args = append(cond, "first_start / 1000.0 <= ?"), append(args, to)
 	}
-	rows, err := q.QueryContext(ctx, "SELECT day, rows, first_start, last_end FROM archive.parts WHERE "+
+	rows, err := q.QueryContext(ctx, "SELECT day, rows, seg, first_start, last_end FROM archive.parts WHERE "+
 		strings.Join(cond, " AND ")+" ORDER BY day", args...)
 	if err != nil {
 		return nil, fmt.Errorf("read archive catalog: %w", err)
 	}
 	for rows.Next() {
 		var d archDay
-		if err := rows.Scan(&d.day, &d.rows, &d.firstStart, &d.lastEnd); err != nil {
+		if err := rows.Scan(&d.day, &d.rows, &d.seg, &d.firstStart, &d.lastEnd); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read archive catalog: %w", err)
 		}
@@ -144,7 +146,7 @@ func (a *Archive) Span(i int) (firstStart, lastEnd int64) {
 // days of a query are read one after the other into one buffer.
 func (a *Archive) Segment(ctx context.Context, i int) (*Segment, error) {
 	d := a.days[i]
-	rows, err := a.q.QueryContext(ctx, "SELECT data FROM archive.segments WHERE day = ?", d.day)
+	rows, err := a.q.QueryContext(ctx, "SELECT data FROM archive.segments WHERE id = ?", d.seg)
 	if err != nil {
 		return nil, fmt.Errorf("read archived day %d: %w", d.day, err)
 	}
@@ -165,3 +167,40 @@ func (a *Archive) Segment(ctx context.Context, i int) (*Segment, error) {
 
 // Strings returns the text values of the segments' string ids, by id.
 func (a *Archive) Strings() []string { return a.strs }
+
+// ScanRaw runs the query q on conn and calls fn with each row's values as
+// SQLite returns them (int64, float64, string, []byte or nil; the slice is
+// reused), without database/sql's conversions and locking per row: the
+// query engine reads tens of thousands of live rows for one answer.
+func ScanRaw(ctx context.Context, conn *sql.Conn, q string, args []any, fn func(row []driver.Value) error) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("scan %q: driver cannot query", q)
+		}
+		named := make([]driver.NamedValue, len(args))
+		for i, a := range args {
+			v, err := driver.DefaultParameterConverter.ConvertValue(a)
+			if err != nil {
+				return fmt.Errorf("scan %q: argument %d: %w", q, i+1, err)
+			}
+			named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+		}
+		rows, err := c.QueryContext(ctx, q, named)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		vals := make([]driver.Value, len(rows.Columns()))
+		for {
+			if err := rows.Next(vals); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if err := fn(vals); err != nil {
+				return err
+			}
+		}
+	})
+}

@@ -434,3 +434,52 @@ func TestClear(t *testing.T) {
 		}
 	})
 }
+
+// TestDeviceSyncBatches checks that commits write devices to the archive
+// only when one is new, renamed or a day stale, and then every device that
+// changed in one go.
+func TestDeviceSyncBatches(t *testing.T) {
+	db := tiers(t, t.TempDir())
+	seen := func(mac, name string, at time.Time) {
+		t.Helper()
+		err := db.Write(ctx, &store.Batch{Devices: []flow.DeviceSeen{{MAC: mac, Hostname: name,
+			IP: netip.MustParseAddr("192.168.1.20"), At: eve.Timestamp(at.UnixMicro())}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit := func() int {
+		t.Helper()
+		st, err := db.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Devices
+	}
+	const a, b = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+	seen(a, "tablet", base)
+	seen(b, "tv", base)
+	if n := commit(); n != 2 {
+		t.Fatalf("new devices: %d written, want 2", n)
+	}
+	seen(a, "tablet", base.Add(time.Hour))
+	seen(b, "tv", base.Add(2*time.Hour))
+	if n := commit(); n != 0 {
+		t.Fatalf("last seen an hour later: %d written, want none", n)
+	}
+	seen(a, "tablet", base.Add(25*time.Hour))
+	if n := commit(); n != 2 {
+		t.Fatalf("a day stale: %d written, want both changed devices", n)
+	}
+	seen(b, "living-room-tv", base.Add(25*time.Hour))
+	if n := commit(); n != 1 {
+		t.Fatalf("renamed: %d written, want 1", n)
+	}
+	var last float64
+	if err := db.SQL().QueryRow("SELECT last_seen FROM archive.devices WHERE mac = ?", b).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(base.Add(25 * time.Hour).Unix()); last != want {
+		t.Errorf("archived last_seen %v, want %v", last, want)
+	}
+}

@@ -235,8 +235,8 @@ func (db *DB) rewriteDay(ctx context.Context, day int64, add []archRow, drop fun
 	}
 	var old *partition
 	var p partition
-	err = tx.QueryRowContext(ctx, "SELECT day, tbl, level, rows, flows FROM parts WHERE day = ?", day).
-		Scan(&p.Day, &p.Table, &p.Level, &p.Rows, &p.Flows)
+	err = tx.QueryRowContext(ctx, "SELECT day, tbl, level, rows, flows, seg FROM parts WHERE day = ?", day).
+		Scan(&p.Day, &p.Table, &p.Level, &p.Rows, &p.Flows, &p.Seg)
 	switch {
 	case err == nil:
 		old = &p
