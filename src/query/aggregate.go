@@ -113,10 +113,22 @@ type gacc struct {
 func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(*groupRow)) error {
 	y := s.sym
 	pc := newPassCache(pl, y)
-	index := map[gkey]int32{}
+	// The map key packs gkey into 16 bytes: device (the MAC's id, or the
+	// source address's with bit 31 set) and host (the name's, or the
+	// destination's with bit 31 set), then protocol, port and hit.
+	index := newKeyMap(1 << 12)
 	var accs []gacc
 	var keys []gkey
 	failed := y.intern("failed")
+	// Text min and max compare strings while live rows can still bring
+	// new ones, then ranks in string order.
+	var rank []int32
+	less := func(a, b int64) bool {
+		if rank != nil {
+			return rank[a] < rank[b]
+		}
+		return y.less(a, b)
+	}
 	add := func(b *batch) error {
 		c := &b.col
 		for _, j := range b.sel {
@@ -138,37 +150,46 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 				appNF = y.empty
 			}
 			src, ns := c[store.ColSrcIP][j], c[store.ColSource][j]
-			i, ok := index[k]
-			if !ok {
-				i = int32(len(accs))
-				index[k] = i
+			dev, host := uint64(k.mac), uint64(k.name)
+			if k.mac == y.empty {
+				dev = uint64(k.devIP) | 1<<31
+			}
+			if k.name == y.empty {
+				host = uint64(k.hostIP) | 1<<31
+			}
+			pk := [2]uint64{dev<<32 | host, uint64(k.proto)<<33 | uint64(uint32(k.port))<<1}
+			if k.hit {
+				pk[1] |= 1
+			}
+			i, added := index.index(pk)
+			if added {
 				keys = append(keys, k)
 				accs = append(accs, gacc{app: appNF, appAny: app, srcMin: src, srcMax: src, destMin: dest, destMax: dest,
 					nsMin: ns, nsMax: ns, start: b.start[j], end: b.end[j]})
 			}
 			a := &accs[i]
-			if y.less(a.app, appNF) {
+			if less(a.app, appNF) {
 				a.app = appNF
 			}
-			if y.less(a.appAny, app) {
+			if less(a.appAny, app) {
 				a.appAny = app
 			}
-			if y.less(src, a.srcMin) {
+			if less(src, a.srcMin) {
 				a.srcMin = src
 			}
-			if y.less(a.srcMax, src) {
+			if less(a.srcMax, src) {
 				a.srcMax = src
 			}
-			if y.less(dest, a.destMin) {
+			if less(dest, a.destMin) {
 				a.destMin = dest
 			}
-			if y.less(a.destMax, dest) {
+			if less(a.destMax, dest) {
 				a.destMax = dest
 			}
-			if y.less(ns, a.nsMin) {
+			if less(ns, a.nsMin) {
 				a.nsMin = ns
 			}
-			if y.less(a.nsMax, ns) {
+			if less(a.nsMax, ns) {
 				a.nsMax = ns
 			}
 			a.flows += c[store.ColFlows][j]
@@ -188,6 +209,7 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 	if err := s.eachLive(ctx, pl, need, add); err != nil {
 		return err
 	}
+	rank = y.ranks()
 	if err := s.eachDay(ctx, need, false, add); err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ const (
 	benchFlowsPerDay = 22000
 	// benchGenVersion names the cached file; bump it when the generator
 	// changes.
-	benchGenVersion = 6
+	benchGenVersion = 7
 )
 
 // benchEnd is the end of the generated period: "now" for the benchmarks.

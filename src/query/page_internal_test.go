@@ -48,3 +48,26 @@ func TestCompareNoCase(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyMap(t *testing.T) {
+	m := newKeyMap(0)
+	want := map[[2]uint64]int32{}
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 20000 {
+		k := [2]uint64{uint64(r.IntN(3000)), uint64(r.IntN(4)) << 33}
+		i, added := m.index(k)
+		w, seen := want[k]
+		if added == seen {
+			t.Fatalf("key %v: added %v, seen before %v", k, added, seen)
+		}
+		if !seen {
+			want[k], w = int32(len(want)), int32(len(want))
+		}
+		if i != w {
+			t.Fatalf("key %v: index %d, want %d", k, i, w)
+		}
+	}
+	if len(m.keys) != len(want) {
+		t.Fatalf("%d keys, want %d", len(m.keys), len(want))
+	}
+}

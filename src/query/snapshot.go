@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
@@ -117,6 +118,24 @@ func (y *symbols) internBytes(b []byte) int64 {
 
 // less reports whether string a sorts before string b (BINARY).
 func (y *symbols) less(a, b int64) bool { return a != b && y.strs[a] < y.strs[b] }
+
+// ranks returns each id's position in string order: a < b as strings
+// exactly when ranks[a] < ranks[b], equal strings equal ranks.
+func (y *symbols) ranks() []int32 {
+	ids := make([]int32, len(y.strs))
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(y.strs[a], y.strs[b]) })
+	r := make([]int32, len(y.strs))
+	for k, id := range ids {
+		r[id] = int32(k)
+		if k > 0 && y.strs[id] == y.strs[ids[k-1]] {
+			r[id] = r[ids[k-1]]
+		}
+	}
+	return r
+}
 
 // lookup returns the id of s, or -1 when no row holds it.
 func (y *symbols) lookup(s string) int64 {
@@ -416,26 +435,7 @@ func (s *snapshot) eachLive(ctx context.Context, pl *plan, need cols, fn func(b 
 			sel = append(sel, liveColumns[c])
 		}
 	}
-	rows, err := s.conn.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+s.liveFrom(ctx, pl, liveRows)+pl.where(), pl.args...)
-	if err != nil {
-		return fmt.Errorf("read live flows: %w", err)
-	}
-	defer rows.Close()
 	b := &batch{day: -1}
-	dest := make([]any, len(sel))
-	var id int64
-	var start, end float64
-	var active bool
-	vals := make([]sql.RawBytes, len(list))
-	nums := make([]int64, len(list))
-	dest[0], dest[1], dest[2], dest[3] = &id, &start, &end, &active
-	for k, c := range list {
-		if isText(c) {
-			dest[4+k] = &vals[k]
-		} else {
-			dest[4+k] = &nums[k]
-		}
-	}
 	flush := func() error {
 		if b.n == 0 {
 			return nil
@@ -451,29 +451,52 @@ func (s *snapshot) eachLive(ctx context.Context, pl *plan, need cols, fn func(b 
 		}
 		return err
 	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("read live flows: %w", err)
-		}
-		b.ids, b.start, b.end, b.active = append(b.ids, id), append(b.start, start), append(b.end, end), append(b.active, active)
+	q := "SELECT " + strings.Join(sel, ", ") + s.liveFrom(ctx, pl, liveRows) + pl.where()
+	err := store.ScanRaw(ctx, s.conn, q, pl.args, func(row []driver.Value) error {
+		id, _ := row[0].(int64)
+		active, _ := row[3].(int64)
+		b.ids, b.start, b.end = append(b.ids, id), append(b.start, asFloat(row[1])), append(b.end, asFloat(row[2]))
+		b.active = append(b.active, active != 0)
 		for k, c := range list {
-			v := nums[k]
-			if isText(c) {
-				v = s.sym.internBytes(vals[k])
+			var v int64
+			switch x := row[4+k].(type) {
+			case int64:
+				v = x
+			case string:
+				v = s.sym.intern(x)
+			case []byte:
+				v = s.sym.internBytes(x)
+			case float64:
+				v = int64(x)
+			case nil:
+				if isText(c) {
+					v = s.sym.empty
+				}
 			}
 			b.col[c] = append(b.col[c], v)
 		}
 		b.n++
 		if b.n == liveChunk {
-			if err := flush(); err != nil {
-				return err
-			}
+			return flush()
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read live flows: %w", err)
 	}
 	return flush()
+}
+
+// asFloat is a REAL column's value (an INTEGER one converted, as SQLite
+// compares them).
+func asFloat(v driver.Value) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case int64:
+		return float64(x)
+	}
+	return 0
 }
 
 // passCache decides the name filters once per observed name id and
