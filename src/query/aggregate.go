@@ -113,13 +113,8 @@ type gacc struct {
 func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(*groupRow)) error {
 	y := s.sym
 	pc := newPassCache(pl, y)
-	// The map key packs gkey into 16 bytes: device (the MAC's id, or the
-	// source address's with bit 31 set) and host (the name's, or the
-	// destination's with bit 31 set), then protocol, port and hit.
-	index := newKeyMap(1 << 12)
-	var accs []gacc
-	var keys []gkey
 	failed := y.intern("failed")
+	filter := pl.filtersNames()
 	// Text min and max compare strings while live rows can still bring
 	// new ones, then ranks in string order.
 	var rank []int32
@@ -129,96 +124,69 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 		}
 		return y.less(a, b)
 	}
-	add := func(b *batch) error {
-		c := &b.col
-		for _, j := range b.sel {
-			k := gkey{mac: c[store.ColMAC][j], devIP: y.empty, name: c[store.ColName][j], hostIP: y.empty, proto: y.empty}
-			dest := c[store.ColDestIP][j]
-			if k.mac == y.empty {
-				k.devIP = c[store.ColSrcIP][j]
+	global := newGroupTable(1 << 12)
+	day := newGroupTable(1 << 14)
+	add := func(t *groupTable) func(b *batch) error {
+		return func(b *batch) error {
+			c := &b.col
+			for _, j := range b.sel {
+				k := gkey{mac: c[store.ColMAC][j], devIP: y.empty, name: c[store.ColName][j], hostIP: y.empty, proto: y.empty}
+				dest := c[store.ColDestIP][j]
+				k.hit = pc.hit(dest)
+				if filter && !pc.passes(k.name, k.hit) {
+					continue // the group would be left out whole
+				}
+				if k.mac == y.empty {
+					k.devIP = c[store.ColSrcIP][j]
+				}
+				if k.name == y.empty {
+					k.hostIP = dest
+				}
+				if byPort {
+					k.port, k.proto = c[store.ColDestPort][j], c[store.ColProto][j]
+				}
+				app := c[store.ColApp][j]
+				appNF := app
+				if app == failed {
+					appNF = y.empty
+				}
+				src := c[store.ColSrcIP][j]
+				t.add(packKey(k, y.empty), k, &gacc{app: appNF, appAny: app, srcMin: src, srcMax: src, destMin: dest, destMax: dest,
+					nsMin: c[store.ColSource][j], nsMax: c[store.ColSource][j], flows: c[store.ColFlows][j],
+					sent: c[store.ColBytesSent][j], received: c[store.ColBytesRcv][j], start: b.start[j], end: b.end[j],
+					active: b.isActive(j)}, less)
 			}
-			if k.name == y.empty {
-				k.hostIP = dest
-			}
-			k.hit = pc.hit(dest)
-			if byPort {
-				k.port, k.proto = c[store.ColDestPort][j], c[store.ColProto][j]
-			}
-			app := c[store.ColApp][j]
-			appNF := app
-			if app == failed {
-				appNF = y.empty
-			}
-			src, ns := c[store.ColSrcIP][j], c[store.ColSource][j]
-			dev, host := uint64(k.mac), uint64(k.name)
-			if k.mac == y.empty {
-				dev = uint64(k.devIP) | 1<<31
-			}
-			if k.name == y.empty {
-				host = uint64(k.hostIP) | 1<<31
-			}
-			pk := [2]uint64{dev<<32 | host, uint64(k.proto)<<33 | uint64(uint32(k.port))<<1}
-			if k.hit {
-				pk[1] |= 1
-			}
-			i, added := index.index(pk)
-			if added {
-				keys = append(keys, k)
-				accs = append(accs, gacc{app: appNF, appAny: app, srcMin: src, srcMax: src, destMin: dest, destMax: dest,
-					nsMin: ns, nsMax: ns, start: b.start[j], end: b.end[j]})
-			}
-			a := &accs[i]
-			if less(a.app, appNF) {
-				a.app = appNF
-			}
-			if less(a.appAny, app) {
-				a.appAny = app
-			}
-			if less(src, a.srcMin) {
-				a.srcMin = src
-			}
-			if less(a.srcMax, src) {
-				a.srcMax = src
-			}
-			if less(dest, a.destMin) {
-				a.destMin = dest
-			}
-			if less(a.destMax, dest) {
-				a.destMax = dest
-			}
-			if less(ns, a.nsMin) {
-				a.nsMin = ns
-			}
-			if less(a.nsMax, ns) {
-				a.nsMax = ns
-			}
-			a.flows += c[store.ColFlows][j]
-			a.sent += c[store.ColBytesSent][j]
-			a.received += c[store.ColBytesRcv][j]
-			a.start = min(a.start, b.start[j])
-			a.end = max(a.end, b.end[j])
-			a.active = a.active || b.isActive(j)
+			return nil
 		}
-		return nil
 	}
 	need := colSet(store.ColMAC, store.ColSrcIP, store.ColName, store.ColDestIP, store.ColApp, store.ColSource,
 		store.ColFlows, store.ColBytesSent, store.ColBytesRcv)
 	if byPort {
 		need |= colSet(store.ColDestPort, store.ColProto)
 	}
-	if err := s.eachLive(ctx, pl, need, add); err != nil {
+	if err := s.eachLive(ctx, pl, need, add(global)); err != nil {
 		return err
 	}
 	rank = y.ranks()
-	if err := s.eachDay(ctx, need, false, add); err != nil {
+	// An archived day is summed in a table of its own, small enough to
+	// stay in the CPU's cache, and then into the whole range's.
+	toDay := add(day)
+	err := s.eachDay(ctx, need, false, func(b *batch) error {
+		day.reset()
+		if err := toDay(b); err != nil {
+			return err
+		}
+		for i, k := range day.keys {
+			global.add(day.index.keys[i], k, &day.accs[i], less)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	var g groupRow
-	for i, k := range keys {
-		if pl.filtersNames() && !pc.passes(k.name, k.hit) {
-			continue
-		}
-		a := &accs[i]
+	for i, k := range global.keys {
+		a := &global.accs[i]
 		g = groupRow{mac: y.str(k.mac), devIP: y.str(k.devIP), observed: y.str(k.name), hostIP: y.str(k.hostIP),
 			ipHit: k.hit, port: int(k.port), proto: y.str(k.proto), app: y.str(a.app), appAny: y.str(a.appAny),
 			srcMin: y.str(a.srcMin), srcMax: y.str(a.srcMax), destMin: y.str(a.destMin), destMax: y.str(a.destMax),
@@ -227,6 +195,80 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 		fn(&g)
 	}
 	return nil
+}
+
+// packKey packs a group's key into 16 bytes: device (the MAC's id, or the
+// source address's with bit 31 set when the MAC is unknown) and host (the
+// name's, or the destination's with bit 31 set when unnamed), then
+// protocol, port and destination hit.
+func packKey(k gkey, empty int64) [2]uint64 {
+	dev, host := uint64(k.mac), uint64(k.name)
+	if k.mac == empty {
+		dev = uint64(k.devIP) | 1<<31
+	}
+	if k.name == empty {
+		host = uint64(k.hostIP) | 1<<31
+	}
+	pk := [2]uint64{dev<<32 | host, uint64(k.proto)<<33 | uint64(uint32(k.port))<<1}
+	if k.hit {
+		pk[1] |= 1
+	}
+	return pk
+}
+
+// groupTable sums rows (or partial sums) into groups.
+type groupTable struct {
+	index *keyMap
+	keys  []gkey
+	accs  []gacc
+}
+
+func newGroupTable(capacity int) *groupTable { return &groupTable{index: newKeyMap(capacity)} }
+
+func (t *groupTable) reset() {
+	clear(t.index.slots)
+	t.index.keys, t.keys, t.accs = t.index.keys[:0], t.keys[:0], t.accs[:0]
+}
+
+// add sums x into the group of k, whose packed form is pk (see packKey).
+func (t *groupTable) add(pk [2]uint64, k gkey, x *gacc, less func(a, b int64) bool) {
+	i, added := t.index.index(pk)
+	if added {
+		t.keys = append(t.keys, k)
+		t.accs = append(t.accs, *x)
+		return
+	}
+	a := &t.accs[i]
+	if less(a.app, x.app) {
+		a.app = x.app
+	}
+	if less(a.appAny, x.appAny) {
+		a.appAny = x.appAny
+	}
+	if less(x.srcMin, a.srcMin) {
+		a.srcMin = x.srcMin
+	}
+	if less(a.srcMax, x.srcMax) {
+		a.srcMax = x.srcMax
+	}
+	if less(x.destMin, a.destMin) {
+		a.destMin = x.destMin
+	}
+	if less(a.destMax, x.destMax) {
+		a.destMax = x.destMax
+	}
+	if less(x.nsMin, a.nsMin) {
+		a.nsMin = x.nsMin
+	}
+	if less(a.nsMax, x.nsMax) {
+		a.nsMax = x.nsMax
+	}
+	a.flows += x.flows
+	a.sent += x.sent
+	a.received += x.received
+	a.start = min(a.start, x.start)
+	a.end = max(a.end, x.end)
+	a.active = a.active || x.active
 }
 
 // aggRow accumulates groups into one aggregate row.
