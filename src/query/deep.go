@@ -131,7 +131,7 @@ func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, liveQuery string
 		for len(pending) > 0 && (len(h) == 0 || o.cmp(&edges[pending[0]], &h[0].cur) <= 0) {
 			i := pending[0]
 			pending = pending[1:]
-			seg, err := s.arch.Segment(ctx, i)
+			seg, err := s.arch.Segment(ctx, i, s.read(need)...)
 			if err != nil {
 				return nil, fmt.Errorf("query flows: %w", err)
 			}
@@ -149,14 +149,30 @@ func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, liveQuery string
 			break
 		}
 		r := pop()
-		if rank >= p.Offset {
-			page = append(page, r.cur)
+		// Days overlap little: take from r while it stays ahead of the
+		// other runs and of the next day to open, without heap work.
+		for {
+			if rank >= p.Offset {
+				page = append(page, r.cur)
+				if len(page) == p.Limit {
+					break
+				}
+			}
+			ok, err := next(r)
+			if err != nil {
+				return nil, fmt.Errorf("query flows: %w", err)
+			}
+			if !ok {
+				r = nil
+				break
+			}
+			if (len(h) > 0 && o.cmp(&r.cur, &h[0].cur) > 0) ||
+				(len(pending) > 0 && o.cmp(&edges[pending[0]], &r.cur) <= 0) {
+				break
+			}
+			rank++
 		}
-		ok, err := next(r)
-		if err != nil {
-			return nil, fmt.Errorf("query flows: %w", err)
-		}
-		if ok {
+		if r != nil && len(page) < p.Limit {
 			push(r)
 		}
 	}
