@@ -26,7 +26,7 @@ const (
 	benchFlowsPerDay = 22000
 	// benchGenVersion names the cached file; bump it when the generator
 	// changes.
-	benchGenVersion = 7
+	benchGenVersion = 8
 )
 
 // benchEnd is the end of the generated period: "now" for the benchmarks.

@@ -194,7 +194,11 @@ func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int) (*arc
 			ac.total += s.arch.Rows(i)
 			continue
 		}
-		seg, err := s.arch.Segment(ctx, i)
+		var read []store.Column // the head alone, for a whole day's counts
+		if !whole || cands {
+			read = s.read(need)
+		}
+		seg, err := s.arch.Segment(ctx, i, read...)
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}
@@ -477,6 +481,11 @@ func (pl *plan) mergePage(ctx context.Context, s *snapshot, ac *archived, liveQu
 	return pl.materialize(ctx, s, window)
 }
 
+// rowColumns are the columns a Row shows.
+var rowColumns = []store.Column{store.ColStart, store.ColDur, store.ColMAC, store.ColSrcIP, store.ColSrcPort,
+	store.ColDestIP, store.ColDestPort, store.ColProto, store.ColApp, store.ColName, store.ColSource,
+	store.ColBytesSent, store.ColBytesRcv, store.ColFlows}
+
 // materialize reads the rows of the page's candidates in full.
 func (pl *plan) materialize(ctx context.Context, s *snapshot, page []cand) ([]Row, error) {
 	out := make([]Row, len(page))
@@ -517,7 +526,7 @@ func (pl *plan) materialize(ctx context.Context, s *snapshot, page []cand) ([]Ro
 	var rows []int32
 	var vals [store.NumColumns][]int64
 	for day, idx := range days {
-		seg, err := s.arch.Segment(ctx, int(day))
+		seg, err := s.arch.Segment(ctx, int(day), rowColumns...)
 		if err != nil {
 			return nil, fmt.Errorf("query flows: %w", err)
 		}
@@ -526,10 +535,7 @@ func (pl *plan) materialize(ctx context.Context, s *snapshot, page []cand) ([]Ro
 		for _, i := range idx {
 			rows = append(rows, page[i].row)
 		}
-		for c := range store.NumColumns {
-			if c == store.ColPktsSent || c == store.ColPktsRcv {
-				continue
-			}
+		for _, c := range rowColumns {
 			if vals[c], err = seg.Gather(c, rows, vals[c]); err != nil {
 				return nil, fmt.Errorf("query flows: %w", err)
 			}

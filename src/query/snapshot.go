@@ -238,6 +238,19 @@ func colSet(cs ...store.Column) cols {
 
 func (s cols) has(c store.Column) bool { return s&(1<<c) != 0 }
 
+// read returns the columns a day is read with to decode need: need, the
+// row conditions' and start and duration.
+func (s *snapshot) read(need cols) []store.Column {
+	need |= s.filt.cols() | colSet(store.ColStart, store.ColDur)
+	var out []store.Column
+	for c := range store.NumColumns {
+		if need.has(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // batch is rows in columns: an archived day's, decoded, or a chunk of live
 // rows. Text columns hold symbol ids. sel lists the rows that pass the row
 // conditions.
@@ -276,7 +289,7 @@ func (s *snapshot) eachDay(ctx context.Context, need cols, reverse bool, fn func
 		if reverse {
 			i = s.arch.Len() - 1 - k
 		}
-		seg, err := s.arch.Segment(ctx, i)
+		seg, err := s.arch.Segment(ctx, i, s.read(need)...)
 		if err != nil {
 			return fmt.Errorf("query: %w", err)
 		}

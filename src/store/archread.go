@@ -142,27 +142,19 @@ func (a *Archive) Span(i int) (firstStart, lastEnd int64) {
 	return a.days[i].firstStart, a.days[i].lastEnd
 }
 
-// Segment reads day i's segment. It is valid until the next call: the
-// days of a query are read one after the other into one buffer.
-func (a *Archive) Segment(ctx context.Context, i int) (*Segment, error) {
+// Segment reads day i's segment with the columns cols (and its head):
+// the others stay on disk. It is valid until the next call: the days of a
+// query are read one after the other into one buffer.
+func (a *Archive) Segment(ctx context.Context, i int, cols ...Column) (*Segment, error) {
 	d := a.days[i]
-	rows, err := a.q.QueryContext(ctx, "SELECT data FROM archive.segments WHERE id = ?", d.seg)
+	if cols == nil {
+		cols = []Column{}
+	}
+	seg, err := loadSegment(ctx, a.q, "archive.", d.day, d.seg, cols, &a.buf)
 	if err != nil {
 		return nil, fmt.Errorf("read archived day %d: %w", d.day, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read archived day %d: %w", d.day, err)
-		}
-		return nil, fmt.Errorf("read archived day %d: %w", d.day, sql.ErrNoRows)
-	}
-	var raw sql.RawBytes // the driver's copy, copied once more into buf
-	if err := rows.Scan(&raw); err != nil {
-		return nil, fmt.Errorf("read archived day %d: %w", d.day, err)
-	}
-	a.buf = append(a.buf[:0], raw...)
-	return parseSegment(d.day, a.buf)
+	return seg, nil
 }
 
 // Strings returns the text values of the segments' string ids, by id.

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,7 +48,7 @@ const viewColumns = `id, flow_key, flow_id, start, end, mac, src_ip, src_port, d
 type partition struct {
 	Day, Level, Rows, Flows int64
 	Table                   string
-	Seg                     int64 // segments.id of its rows
+	Seg                     int64 // its segment's number (see segRow)
 }
 
 func loadParts(ctx context.Context, q querier) ([]partition, error) {
@@ -83,7 +85,8 @@ const archiveView = `CREATE VIEW flows (` + viewColumns + `) AS
 	SELECT (p.day << 32) + j.key + 1, NULL, NULL, (j.value ->> 0) / 1000.0, ((j.value ->> 0) + (j.value ->> 1)) / 1000.0,
 		m.s, si.s, j.value ->> 4, di.s, j.value ->> 6, pr.s, ap.s, n.s, so.s,
 		j.value ->> 11, j.value ->> 12, j.value ->> 13, j.value ->> 14, j.value ->> 15, 0
-	FROM parts p JOIN segments s ON s.id = p.seg, json_each(pakon_segment(s.data)) j
+	FROM parts p, json_each((SELECT pakon_segment(s.id, s.data) FROM segments s
+		WHERE s.id BETWEEN p.seg << 5 AND (p.seg << 5) | 31)) j
 	JOIN strings m ON m.id = j.value ->> 2 JOIN strings si ON si.id = j.value ->> 3
 	JOIN strings di ON di.id = j.value ->> 5 JOIN strings pr ON pr.id = j.value ->> 7
 	JOIN strings ap ON ap.id = j.value ->> 8 JOIN strings n ON n.id = j.value ->> 9
@@ -109,15 +112,30 @@ func rebuildView(ctx context.Context, tx querier) error {
 	return nil
 }
 
-// segmentJSON is the SQL function pakon_segment: a segment's rows as a
-// JSON array of arrays of its columns, in stored order.
-func segmentJSON(data []byte) (string, error) {
-	seg, err := parseSegment(0, data)
+// segmentAgg is the SQL aggregate pakon_segment(id, data) over the rows
+// of one segment: its rows as a JSON array of arrays of its columns, in
+// stored order.
+type segmentAgg struct {
+	parts map[int64][]byte
+}
+
+func newSegmentAgg() *segmentAgg { return &segmentAgg{parts: map[int64][]byte{}} }
+
+func (a *segmentAgg) Step(id int64, data []byte) {
+	a.parts[id&(1<<segShift-1)] = bytes.Clone(data)
+}
+
+func (a *segmentAgg) Done() (string, error) {
+	if len(a.parts) == 0 {
+		return "[]", nil
+	}
+	seg, err := parseHead(0, a.parts[segHead])
 	if err != nil {
 		return "", err
 	}
 	var cols [NumColumns][]int64
 	for c := range cols {
+		seg.setColumn(Column(c), a.parts[int64(c)])
 		if cols[c], err = seg.Column(Column(c), nil); err != nil {
 			return "", err
 		}
@@ -186,15 +204,101 @@ func (d *dict) id(ctx context.Context, tx *sql.Tx, s string) (int64, error) {
 
 // readPart loads a partition's rows.
 func readPart(ctx context.Context, q querier, d *dict, p partition) ([]archRow, error) {
-	var b []byte
-	if err := q.QueryRowContext(ctx, "SELECT data FROM segments WHERE id = ?", p.Seg).Scan(&b); err != nil {
-		return nil, fmt.Errorf("read partition %s: %w", p.Table, err)
-	}
-	seg, err := parseSegment(p.Day, b)
+	seg, err := loadSegment(ctx, q, "", p.Day, p.Seg, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read partition %s: %w", p.Table, err)
 	}
 	return seg.rows(d.strs)
+}
+
+// loadSegment reads segment seg (of day) from the segments table of
+// schema ("" or "archive."): its head and the columns cols, every column
+// when cols is nil. buf is reused for the bytes; the segment refers to it.
+func loadSegment(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}, schema string, day, seg int64, cols []Column, buf *[]byte) (*Segment, error) {
+	where, args := "id BETWEEN ? AND ?", []any{segRow(seg, 0), segRow(seg, 1<<segShift-1)}
+	if cols != nil {
+		where = "id IN (?" + strings.Repeat(", ?", len(cols)) + ")"
+		args = []any{segRow(seg, segHead)}
+		for _, c := range cols {
+			args = append(args, segRow(seg, int64(c)))
+		}
+	}
+	rows, err := q.QueryContext(ctx, "SELECT id, data FROM "+schema+"segments WHERE "+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read segment %d: %w", seg, err)
+	}
+	defer rows.Close()
+	var own []byte
+	if buf == nil {
+		buf = &own
+	}
+	type span struct{ off, n int }
+	var spans [1 << segShift]span
+	var have [1 << segShift]bool
+	b := (*buf)[:0]
+	for rows.Next() {
+		var id int64
+		var raw sql.RawBytes
+		if err := rows.Scan(&id, &raw); err != nil {
+			return nil, fmt.Errorf("read segment %d: %w", seg, err)
+		}
+		part := id & (1<<segShift - 1)
+		spans[part], have[part] = span{len(b), len(raw)}, true
+		b = append(b, raw...)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read segment %d: %w", seg, err)
+	}
+	*buf = b
+	if !have[segHead] {
+		return nil, fmt.Errorf("read segment %d: no head: %w", seg, errCorrupt)
+	}
+	part := func(i int64) []byte { return b[spans[i].off : spans[i].off+spans[i].n : spans[i].off+spans[i].n] }
+	s, err := parseHead(day, part(segHead))
+	if err != nil {
+		return nil, err
+	}
+	for c := range NumColumns {
+		if have[c] {
+			s.setColumn(c, part(int64(c)))
+		} else if cols == nil || slices.Contains(cols, c) {
+			return nil, fmt.Errorf("read segment %d: no column %d: %w", seg, c, errCorrupt)
+		}
+	}
+	return s, nil
+}
+
+// storeSegment writes e as a new segment and returns its number.
+func storeSegment(ctx context.Context, tx *sql.Tx, e *encoded) (int64, error) {
+	var top int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM segments").Scan(&top); err != nil {
+		return 0, fmt.Errorf("store segment: %w", err)
+	}
+	seg := top>>segShift + 1
+	st, err := tx.PrepareContext(ctx, "INSERT INTO segments (id, data) VALUES (?, ?)")
+	if err != nil {
+		return 0, fmt.Errorf("store segment: %w", err)
+	}
+	defer st.Close()
+	for c := range NumColumns {
+		if _, err := st.ExecContext(ctx, segRow(seg, int64(c)), e.cols[c]); err != nil {
+			return 0, fmt.Errorf("store segment: %w", err)
+		}
+	}
+	if _, err := st.ExecContext(ctx, segRow(seg, segHead), e.head); err != nil {
+		return 0, fmt.Errorf("store segment: %w", err)
+	}
+	return seg, nil
+}
+
+// dropSegment deletes segment seg's rows.
+func dropSegment(ctx context.Context, tx *sql.Tx, seg int64) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM segments WHERE id BETWEEN ? AND ?", segRow(seg, 0), segRow(seg, 1<<segShift-1)); err != nil {
+		return fmt.Errorf("drop segment %d: %w", seg, err)
+	}
+	return nil
 }
 
 // writePart replaces day's partition (if any) by a new segment holding
@@ -215,10 +319,7 @@ func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partiti
 		if old == nil {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM segments WHERE id = ?", old.Seg); err != nil {
-			return fmt.Errorf("drop partition %s: %w", old.Table, err)
-		}
-		return nil
+		return dropSegment(ctx, tx, old.Seg)
 	}
 	if len(rows) == 0 {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM parts WHERE day = ?", day); err != nil {
@@ -227,7 +328,7 @@ func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partiti
 		return dropOld()
 	}
 	table := fmt.Sprintf("p%d_%d", day, gen)
-	blob, err := encodeSegment(rows, func(s string) (int64, error) { return d.id(ctx, tx, s) })
+	enc, err := encodeSegment(rows, func(s string) (int64, error) { return d.id(ctx, tx, s) })
 	if err != nil {
 		return fmt.Errorf("write partition %s: %w", table, err)
 	}
@@ -237,11 +338,7 @@ func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partiti
 		flows += rows[i].Flows
 		first, last = min(first, rows[i].Start), max(last, rows[i].End)
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO segments (data) VALUES (?)", blob)
-	if err != nil {
-		return fmt.Errorf("write partition %s: %w", table, err)
-	}
-	seg, err := res.LastInsertId()
+	seg, err := storeSegment(ctx, tx, enc)
 	if err != nil {
 		return fmt.Errorf("write partition %s: %w", table, err)
 	}
@@ -257,25 +354,18 @@ func writePart(ctx context.Context, tx *sql.Tx, d *dict, day int64, old *partiti
 
 // dropPart removes a day from the archive: rows, keys and dropped tallies.
 func dropPart(ctx context.Context, tx *sql.Tx, p partition) error {
-	for _, q := range []struct {
-		sql string
-		arg int64
-	}{{"DELETE FROM segments WHERE id = ?", p.Seg}, {"DELETE FROM parts WHERE day = ?", p.Day},
-		{"DELETE FROM partkeys WHERE day = ?", p.Day}, {"DELETE FROM dropped WHERE day = ?", p.Day}} {
-		if _, err := tx.ExecContext(ctx, q.sql, q.arg); err != nil {
+	for _, q := range []string{"DELETE FROM parts WHERE day = ?", "DELETE FROM partkeys WHERE day = ?",
+		"DELETE FROM dropped WHERE day = ?"} {
+		if _, err := tx.ExecContext(ctx, q, p.Day); err != nil {
 			return fmt.Errorf("drop partition %s: %w", p.Table, err)
 		}
 	}
-	return nil
+	return dropSegment(ctx, tx, p.Seg)
 }
 
 // usedStrings adds the string ids day p's rows refer to.
 func usedStrings(ctx context.Context, q querier, p partition, used map[int64]bool) error {
-	var b []byte
-	if err := q.QueryRowContext(ctx, "SELECT data FROM segments WHERE id = ?", p.Seg).Scan(&b); err != nil {
-		return fmt.Errorf("read partition %s: %w", p.Table, err)
-	}
-	seg, err := parseSegment(p.Day, b)
+	seg, err := loadSegment(ctx, q, "", p.Day, p.Seg, []Column{ColMAC, ColSrcIP, ColDestIP, ColProto, ColApp, ColName, ColSource}, nil)
 	if err != nil {
 		return fmt.Errorf("read partition %s: %w", p.Table, err)
 	}

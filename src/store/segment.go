@@ -36,7 +36,19 @@ const (
 	NumColumns
 )
 
-const segmentMagic = "PKS1"
+const segmentMagic = "PKS2"
+
+// A segment is stored as rows of the archive's segments table, so that a
+// query reads only the columns it decodes: row seg<<segShift | c holds
+// column c, row seg<<segShift | segHead the head (magic, row count and
+// the rows per name, which is all a whole day's count needs).
+const (
+	segShift = 5
+	segHead  = int64(NumColumns)
+)
+
+// segRow is the segments row of part (a column or segHead) of segment seg.
+func segRow(seg, part int64) int64 { return seg<<segShift | part }
 
 // Segment is one archived day as stored: its rows in columns, sorted by
 // start, and how many rows each observed name has. A row's id in the
@@ -99,6 +111,9 @@ func (s *Segment) Column(c Column, dst []int64) ([]int64, error) {
 	if s.Rows == 0 {
 		return dst, nil
 	}
+	if s.cols[c] == nil {
+		return nil, fmt.Errorf("decode day %d: column %d not read", s.Day, c)
+	}
 	if err := decodeColumn(s.cols[c], dst); err != nil {
 		return nil, fmt.Errorf("decode day %d column %d: %w", s.Day, c, err)
 	}
@@ -121,6 +136,9 @@ func (s *Segment) Gather(c Column, idx []int32, dst []int64) ([]int64, error) {
 	if len(idx) == 0 {
 		return dst, nil
 	}
+	if s.cols[c] == nil {
+		return nil, fmt.Errorf("decode day %d: column %d not read", s.Day, c)
+	}
 	var err error
 	if s.tmp, err = gatherColumn(s.cols[c], s.Rows, idx, dst, s.tmp); err != nil {
 		return nil, fmt.Errorf("decode day %d column %d: %w", s.Day, c, err)
@@ -128,8 +146,8 @@ func (s *Segment) Gather(c Column, idx []int32, dst []int64) ([]int64, error) {
 	return dst, nil
 }
 
-// parseSegment splits a stored segment into its columns.
-func parseSegment(day int64, b []byte) (*Segment, error) {
+// parseHead reads a segment's head; its columns are set by setColumn.
+func parseHead(day int64, b []byte) (*Segment, error) {
 	s := &Segment{Day: day}
 	if !bytes.HasPrefix(b, []byte(segmentMagic)) {
 		return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
@@ -139,25 +157,27 @@ func parseSegment(day int64, b []byte) (*Segment, error) {
 	if k <= 0 || rows > 1<<31 {
 		return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
 	}
-	b = b[k:]
-	s.Rows = int(rows)
-	var lens [NumColumns + 1]uint64 // the name counts, then the columns
-	for c := range lens {
-		n, k := binary.Uvarint(b)
-		if k <= 0 {
-			return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
-		}
-		lens[c], b = n, b[k:]
+	s.Rows, s.names = int(rows), b[k:]
+	return s, nil
+}
+
+// setColumn gives s the stored bytes of column c.
+func (s *Segment) setColumn(c Column, b []byte) { s.cols[c] = b }
+
+// encoded is a segment ready to store: head and columns.
+type encoded struct {
+	head []byte
+	cols [NumColumns][]byte
+}
+
+// parse is parseHead and setColumn on an encoded segment (tests, migration).
+func (e *encoded) parse(day int64) (*Segment, error) {
+	s, err := parseHead(day, e.head)
+	if err != nil {
+		return nil, err
 	}
-	if lens[0] > uint64(len(b)) {
-		return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
-	}
-	s.names, b = b[:lens[0]], b[lens[0]:]
-	for c, n := range lens[1:] {
-		if n > uint64(len(b)) {
-			return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
-		}
-		s.cols[c], b = b[:n], b[n:]
+	for c := range NumColumns {
+		s.setColumn(c, e.cols[c])
 	}
 	return s, nil
 }
@@ -177,7 +197,7 @@ func sortRows(rows []archRow) {
 
 // encodeSegment sorts rows and encodes them; ids maps their text values to
 // string ids (see dict).
-func encodeSegment(rows []archRow, ids func(string) (int64, error)) ([]byte, error) {
+func encodeSegment(rows []archRow, ids func(string) (int64, error)) (*encoded, error) {
 	sortRows(rows)
 	var cols [NumColumns][]int64
 	for c := range cols {
@@ -218,20 +238,13 @@ func encodeSegment(rows []archRow, ids func(string) (int64, error)) ([]byte, err
 		names = binary.AppendUvarint(names, uint64(counts[id]))
 		prev = id
 	}
-	var enc [NumColumns][]byte
+	e := &encoded{}
 	for c := range cols {
-		enc[c] = appendColumn(nil, cols[c], Column(c) == ColStart)
+		e.cols[c] = appendColumn(nil, cols[c], Column(c) == ColStart)
 	}
-	b := append([]byte(segmentMagic), binary.AppendUvarint(nil, uint64(len(rows)))...)
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for c := range enc {
-		b = binary.AppendUvarint(b, uint64(len(enc[c])))
-	}
-	b = append(b, names...)
-	for c := range enc {
-		b = append(b, enc[c]...)
-	}
-	return b, nil
+	e.head = append([]byte(segmentMagic), binary.AppendUvarint(nil, uint64(len(rows)))...)
+	e.head = append(e.head, names...)
+	return e, nil
 }
 
 // rows decodes every row of s; strs maps string ids back to text.

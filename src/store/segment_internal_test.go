@@ -85,11 +85,11 @@ func TestSegmentRoundTrip(t *testing.T) {
 	}
 	want := slices.Clone(rows)
 	sortRows(want)
-	b, err := encodeSegment(rows, intern)
+	enc, err := encodeSegment(rows, intern)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seg, err := parseSegment(20000, b)
+	seg, err := enc.parse(20000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,29 +140,26 @@ func TestSegmentRoundTrip(t *testing.T) {
 	if seg.ID(0) != 20000<<32+1 {
 		t.Errorf("ID(0) = %d", seg.ID(0))
 	}
-	t.Logf("%d rows in %d bytes (%.1f B/row)", len(rows), len(b), float64(len(b))/float64(len(rows)))
-	for cut := 0; cut < len(b); cut += 1 + len(b)/23 {
-		if s, err := parseSegment(1, b[:cut]); err == nil {
-			for c := range NumColumns {
-				s.Column(c, nil) // must not panic
-			}
+	size := len(enc.head)
+	for _, c := range enc.cols {
+		size += len(c)
+	}
+	t.Logf("%d rows in %d bytes (%.1f B/row)", len(rows), size, float64(size)/float64(len(rows)))
+	// Damaged heads and columns are errors, never panics.
+	for cut := 0; cut < len(enc.head); cut++ {
+		parseHead(1, enc.head[:cut])
+	}
+	for c := range NumColumns {
+		b := enc.cols[c]
+		for cut := 0; cut < len(b); cut += 1 + len(b)/23 {
+			s, _ := enc.parse(1)
+			s.setColumn(c, b[:cut])
+			s.Column(c, nil)
+			s.Gather(c, []int32{0, 999}, nil)
 		}
 	}
-}
-
-func BenchmarkDecodeColumn(b *testing.B) {
-	r := rand.New(rand.NewPCG(3, 4))
-	vals := make([]int64, 14000)
-	for i := range vals {
-		vals[i] = int64(math.Exp(r.NormFloat64()*2 + 9))
-	}
-	enc := appendColumn(nil, vals, false)
-	dst := make([]int64, len(vals))
-	b.SetBytes(int64(len(vals)) * 8)
-	for b.Loop() {
-		if err := decodeColumn(enc, dst); err != nil {
-			b.Fatal(err)
-		}
+	if _, err := parseHead(1, []byte("PKS1xxxx")); err == nil {
+		t.Error("a head of another format parsed")
 	}
 }
 

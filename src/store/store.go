@@ -156,7 +156,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	sc := conn.(*sqlite3.SQLiteConn)
-	if err := sc.RegisterFunc("pakon_segment", segmentJSON, true); err != nil {
+	if err := sc.RegisterAggregator("pakon_segment", newSegmentAgg, true); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("register pakon_segment: %w", err)
 	}

@@ -9,7 +9,9 @@
 -- A day's new segment is written before its old one is deleted, so that it
 -- takes pages freed by earlier transactions (which SQLite does not copy to
 -- the rollback journal) rather than the old segment's, which would be
--- copied: half the flash writes of a rewrite. Hence an id of its own.
+-- copied: half the flash writes of a rewrite. Hence a number of its own.
+-- A segment is several rows, one a column (see store.segRow), so that a
+-- query reads only the columns it decodes.
 CREATE TABLE segments (
 	id   INTEGER PRIMARY KEY,
 	data BLOB NOT NULL
