@@ -3,8 +3,11 @@ package query
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/pakon/pakon/src/store"
 )
@@ -125,8 +128,7 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 		return y.less(a, b)
 	}
 	global := newGroupTable(1 << 12)
-	day := newGroupTable(1 << 14)
-	add := func(t *groupTable) func(b *batch) error {
+	add := func(t *groupTable, pc *passCache) func(b *batch) error {
 		return func(b *batch) error {
 			c := &b.col
 			for _, j := range b.sel {
@@ -164,24 +166,11 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 	if byPort {
 		need |= colSet(store.ColDestPort, store.ColProto)
 	}
-	if err := s.eachLive(ctx, pl, need, add(global)); err != nil {
+	if err := s.eachLive(ctx, pl, need, add(global, pc)); err != nil {
 		return err
 	}
 	rank = y.ranks()
-	// An archived day is summed in a table of its own, small enough to
-	// stay in the CPU's cache, and then into the whole range's.
-	toDay := add(day)
-	err := s.eachDay(ctx, need, false, func(b *batch) error {
-		day.reset()
-		if err := toDay(b); err != nil {
-			return err
-		}
-		for i, k := range day.keys {
-			global.add(day.index.keys[i], k, &day.accs[i], less)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := pl.groupDays(ctx, s, need, global, pc, add, less); err != nil {
 		return err
 	}
 	var g groupRow
@@ -215,6 +204,96 @@ func packKey(k gkey, empty int64) [2]uint64 {
 	}
 	return pk
 }
+
+// groupDays sums the archived days into global. An archived day is summed
+// in a table of its own, small enough to stay in the CPU's cache, and then
+// into the whole range's. With two cores or more, two workers sum the days
+// the snapshot's connection reads, each into a table of its own, merged at
+// the end: the same CPU time, half the wait.
+func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *groupTable, pc *passCache,
+	add func(*groupTable, *passCache) func(*batch) error, less func(a, b int64) bool) error {
+	fold := func(dst, day *groupTable) {
+		for i, k := range day.keys {
+			dst.add(day.index.keys[i], k, &day.accs[i], less)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), groupWorkers, s.arch.Len())
+	if workers <= 1 || s.filt.none {
+		day := newGroupTable(1 << 14)
+		toDay := add(day, pc)
+		return s.eachDay(ctx, need, false, func(b *batch) error {
+			day.reset()
+			if err := toDay(b); err != nil {
+				return err
+			}
+			fold(global, day)
+			return nil
+		})
+	}
+	// Workers only read what they share: every name's filter decision and
+	// every protocol's are made here first.
+	s.filt.decideAll()
+	pc.decideAll()
+	type job struct {
+		seg *store.Segment
+		i   int
+	}
+	jobs := make(chan job, workers)
+	parts := make([]*groupTable, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		parts[w] = newGroupTable(1 << 12)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			day, b := newGroupTable(1<<14), &batch{}
+			toDay := add(day, pc)
+			for j := range jobs {
+				if errs[w] != nil {
+					continue // drain
+				}
+				if _, err := s.decodeDay(j.seg, j.i, need, b); err != nil {
+					errs[w] = err
+					continue
+				}
+				if len(b.sel) == 0 {
+					continue
+				}
+				day.reset()
+				if err := toDay(b); err != nil {
+					errs[w] = err
+					continue
+				}
+				fold(parts[w], day)
+			}
+		}()
+	}
+	var err error
+	for i := range s.arch.Len() {
+		var seg *store.Segment
+		if seg, err = s.arch.Load(ctx, i, s.read(need)...); err != nil {
+			err = fmt.Errorf("query: %w", err)
+			break
+		}
+		jobs <- job{seg, i}
+	}
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	for w := range workers {
+		if errs[w] != nil {
+			return errs[w]
+		}
+		fold(global, parts[w])
+	}
+	return nil
+}
+
+// groupWorkers is how many goroutines sum archived days at most.
+const groupWorkers = 2
 
 // groupTable sums rows (or partial sums) into groups.
 type groupTable struct {

@@ -26,7 +26,7 @@ const (
 	benchFlowsPerDay = 22000
 	// benchGenVersion names the cached file; bump it when the generator
 	// changes.
-	benchGenVersion = 8
+	benchGenVersion = 10
 )
 
 // benchEnd is the end of the generated period: "now" for the benchmarks.

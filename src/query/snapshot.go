@@ -614,3 +614,25 @@ func (s *snapshot) narrow(ctx context.Context, pl *plan) bool {
 	}
 	return (to-from)*3 < span
 }
+
+// decideAll decides the protocol condition for every symbol, so that
+// goroutines can share f afterwards (protoOK then only reads).
+func (f *archFilter) decideAll() {
+	if f.protos == nil {
+		return
+	}
+	for id := range f.sym.strs {
+		f.protoOK(int64(id))
+	}
+}
+
+// decideAll decides the name filters for every symbol, so that goroutines
+// can share pc afterwards (passes then only reads).
+func (pc *passCache) decideAll() {
+	for id := range pc.sym.strs {
+		pc.passes(int64(id), false)
+		if pc.any {
+			pc.passes(int64(id), true)
+		}
+	}
+}

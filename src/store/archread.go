@@ -157,6 +157,20 @@ func (a *Archive) Segment(ctx context.Context, i int, cols ...Column) (*Segment,
 	return seg, nil
 }
 
+// Load is Segment with a buffer of its own: the segment stays valid after
+// later calls, so that other goroutines can decode it.
+func (a *Archive) Load(ctx context.Context, i int, cols ...Column) (*Segment, error) {
+	d := a.days[i]
+	if cols == nil {
+		cols = []Column{}
+	}
+	seg, err := loadSegment(ctx, a.q, "archive.", d.day, d.seg, cols, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read archived day %d: %w", d.day, err)
+	}
+	return seg, nil
+}
+
 // Strings returns the text values of the segments' string ids, by id.
 func (a *Archive) Strings() []string { return a.strs }
 
