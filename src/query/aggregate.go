@@ -42,16 +42,32 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]Row, 0, len(groups))
+	// Rows are sorted by pointer (a Row is a few hundred bytes, and a
+	// four-week aggregate has tens of thousands), and only the page's
+	// rows get their decoded name.
+	all := make([]Row, 0, len(groups))
 	for _, a := range groups {
 		r := a.row()
-		pl.finish(&r)
+		r.Duration = r.End - r.Start
+		if name, src, ok := pl.devs.name(r.MAC); ok {
+			r.Device, r.DeviceSource = &name, src
+		}
 		// The group's name, also when its observed names differ.
-		r.Hostname, r.HostnameUnicode = a.host, unicodeOf(a.host)
-		rows = append(rows, r)
+		r.Hostname = a.host
+		all = append(all, r)
 	}
-	sortRows(rows, p.Sort, p.Desc)
-	return &Result{Rows: page(rows, p.Limit, p.Offset), Total: len(rows)}, nil
+	order := make([]*Row, len(all))
+	for i := range all {
+		order[i] = &all[i]
+	}
+	sortRows(order, p.Sort, p.Desc)
+	order = page(order, p.Limit, p.Offset)
+	rows := make([]Row, len(order))
+	for i, r := range order {
+		rows[i] = *r
+		rows[i].HostnameUnicode = unicodeOf(r.Hostname)
+	}
+	return &Result{Rows: rows, Total: len(all)}, nil
 }
 
 // groupRow is one SQL group: the flows of one device to one observed
@@ -434,9 +450,9 @@ func page[T any](rows []T, limit, offset int) []T {
 
 // sortRows orders aggregate rows by key (start by default), ties broken
 // by start, device, hostname and port so that pages are stable.
-func sortRows(rows []Row, key string, desc bool) {
-	slices.SortFunc(rows, func(a, b Row) int {
-		c := compareRows(&a, &b, key)
+func sortRows(rows []*Row, key string, desc bool) {
+	slices.SortFunc(rows, func(a, b *Row) int {
+		c := compareRows(a, b, key)
 		if c == 0 && key != SortStart {
 			c = cmp.Compare(a.Start, b.Start)
 		}
