@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -45,19 +45,20 @@ const (
 )
 
 type writer struct {
-	insert, complete, discard, device, deviceName *sql.Stmt
+	device, deviceName *sql.Stmt
+	mu                 sync.Mutex
+	ips                map[netip.Addr]string // flowWriter.ips, kept between batches
 }
 
 func (db *DB) prepare(ctx context.Context) (*writer, error) {
 	if db.w != nil {
 		return db.w, nil
 	}
-	w := &writer{}
+	w := &writer{ips: make(map[netip.Addr]string, 256)}
 	for _, s := range []struct {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&w.insert, sqlInsertFlow}, {&w.complete, sqlCompleteFlow}, {&w.discard, sqlDiscardActive},
 		{&w.device, sqlUpsertDevice}, {&w.deviceName, sqlDeviceName},
 	} {
 		st, err := db.sql.PrepareContext(ctx, s.sql)
@@ -99,45 +100,62 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	tx, err := db.sql.BeginTx(ctx, nil)
+	// One connection for the whole batch: the flows go through its driver
+	// statements directly (rows.go), the rest through database/sql.
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("write batch: connection: %w", err)
+	}
+	defer conn.Close()
+	// Pages read through the memory map stay resident, counted in the
+	// daemon's RSS, for as long as the connection lives; a batch touches
+	// pages of every index. Read them into the bounded page cache instead,
+	// and map again for the queries that take this connection next.
+	if _, err := conn.ExecContext(ctx, "PRAGMA main.mmap_size = 0"); err != nil {
+		return fmt.Errorf("write batch: unmap: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA main.mmap_size = %d", mmapSize))
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("write batch: begin: %w", err)
 	}
 	defer tx.Rollback()
-	insert, complete, discard := tx.StmtContext(ctx, w.insert), tx.StmtContext(ctx, w.complete), tx.StmtContext(ctx, w.discard)
+	if err := conn.Raw(func(dc any) error {
+		sc, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("driver connection is a %T", dc)
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return writeFlows(sc, w.ips, b.Updates)
+	}); err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
 
 	type seen struct {
-		ip          string
+		ip          netip.Addr
 		first, last float64
 	}
 	devices := make(map[string]*seen)
 	for i := range b.Updates {
 		u := &b.Updates[i]
 		r := &u.Record
-		if u.Op == flow.OpDiscard {
-			if _, err := discard.ExecContext(ctx, flowID(r.FlowID)); err != nil {
-				return fmt.Errorf("write batch: discard flow %d: %w", r.FlowID, err)
-			}
+		if u.Op == flow.OpDiscard || r.MAC == "" {
 			continue
 		}
-		if err := writeFlow(ctx, tx, insert, complete, discard, u); err != nil {
-			return fmt.Errorf("write batch: flow %d: %w", r.FlowID, err)
+		d := devices[r.MAC]
+		if d == nil {
+			d = &seen{first: r.Start.Seconds()}
+			devices[r.MAC] = d
 		}
-		if r.MAC != "" {
-			d := devices[r.MAC]
-			if d == nil {
-				d = &seen{first: r.Start.Seconds()}
-				devices[r.MAC] = d
-			}
-			d.first = min(d.first, r.Start.Seconds())
-			if e := r.End.Seconds(); e >= d.last {
-				d.last, d.ip = e, addrString(r.SrcIP)
-			}
+		d.first = min(d.first, r.Start.Seconds())
+		if e := r.End.Seconds(); e >= d.last {
+			d.last, d.ip = e, r.SrcIP
 		}
 	}
 	device := tx.StmtContext(ctx, w.device)
 	for mac, d := range devices {
-		if _, err := device.ExecContext(ctx, mac, d.ip, d.first, d.last); err != nil {
+		if _, err := device.ExecContext(ctx, mac, addrString(d.ip), d.first, d.last); err != nil {
 			return fmt.Errorf("write batch: device %s: %w", mac, err)
 		}
 	}
@@ -155,34 +173,6 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 		return fmt.Errorf("write batch: commit: %w", err)
 	}
 	return nil
-}
-
-func writeFlow(ctx context.Context, tx *sql.Tx, insert, complete, discard *sql.Stmt, u *flow.Update) error {
-	r := &u.Record
-	if u.Written && !r.Active {
-		res, err := complete.ExecContext(ctx, FlowKey(r), r.Start.Seconds(), r.End.Seconds(), r.MAC,
-			addrString(r.SrcIP), r.SrcPort, addrString(r.DestIP), r.DestPort, r.Proto, r.AppProto,
-			r.Name, r.Source.String(), clamp(r.BytesSent), clamp(r.BytesReceived),
-			clamp(r.PktsSent), clamp(r.PktsReceived), flowID(r.FlowID))
-		var se sqlite3.Error
-		if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
-			// The completed flow is stored already (replayed input): the
-			// active row is a duplicate.
-			_, err = discard.ExecContext(ctx, flowID(r.FlowID))
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
-		}
-	}
-	_, err := insert.ExecContext(ctx, FlowKey(r), flowID(r.FlowID), r.Start.Seconds(), r.End.Seconds(), r.MAC,
-		addrString(r.SrcIP), r.SrcPort, addrString(r.DestIP), r.DestPort, r.Proto, r.AppProto,
-		r.Name, r.Source.String(), clamp(r.BytesSent), clamp(r.BytesReceived),
-		clamp(r.PktsSent), clamp(r.PktsReceived), r.Active)
-	return err
 }
 
 // FlowKey identifies a flow by what Suricata cannot renumber: its 5-tuple
