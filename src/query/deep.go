@@ -26,8 +26,9 @@ type run struct {
 
 // deepStartPage returns the rows at ranks [offset, offset+limit) in start
 // order; liveQuery selects the live rows' start (as the key), start and id
-// in that order.
-func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, liveQuery string, args []any) ([]Row, error) {
+// in that order. ac holds the archived rows passing per day, so that the
+// days wholly before the page are counted instead of decoded.
+func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, ac *archived, liveQuery string, args []any) ([]Row, error) {
 	p := pl.p
 	o := &order{kind: keyStart, desc: p.Desc, sym: s.sym}
 	pc := newPassCache(pl, s.sym)
@@ -121,13 +122,23 @@ func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, liveQuery string
 		return top
 	}
 	live := &run{}
+	var liveFirst *cand
 	if ok, err := nextLive(live); err != nil {
 		return nil, fmt.Errorf("query flows: %w", err)
 	} else if ok {
 		push(live)
+		liveFirst = &live.cur
+	}
+	skipped := 0
+	if len(ac.days) == s.arch.Len() {
+		bounds := make([]cand, s.arch.Len())
+		for i := range bounds {
+			bounds[i] = dayBound(s.arch, i, p.Desc)
+		}
+		pending, skipped = skipDays(o, pending, edges, bounds, ac.days, liveFirst, p.Offset)
 	}
 	var page []cand
-	for rank := 0; len(page) < p.Limit; rank++ {
+	for rank := skipped; len(page) < p.Limit; rank++ {
 		for len(pending) > 0 && (len(h) == 0 || o.cmp(&edges[pending[0]], &h[0].cur) <= 0) {
 			i := pending[0]
 			pending = pending[1:]
@@ -178,4 +189,51 @@ func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, liveQuery string
 	}
 	rows.Close()
 	return pl.materialize(ctx, s, page)
+}
+
+// dayBound is the last row archived day i can hold in walk order, by its
+// catalog entry: a row starts at or before it ends, and the day's rows
+// are in start order, so their ids grow with their starts.
+func dayBound(a *store.Archive, i int, desc bool) cand {
+	first, last := a.Span(i)
+	if desc {
+		return cand{start: float64(first) / 1000.0, id: store.ArchivedID(a.Day(i), 0)}
+	}
+	return cand{start: float64(last) / 1000.0, id: store.ArchivedID(a.Day(i), a.Rows(i)-1)}
+}
+
+// skipDays takes from pending (day indexes sorted by their first row in
+// walk order, edges) the days whose every row ranks before offset, and
+// returns the rest and how many rows the days taken hold. A day goes when
+// the rows that can precede its last one (bounds) number at most offset:
+// those of the days whose first row does not come after it (counts
+// passing, by day), with no live row among them (liveFirst, the first
+// live row, nil for none). Merging the other runs then gives every row
+// from offset on its rank, counting the days taken as ranks before it.
+func skipDays(o *order, pending []int, edges, bounds []cand, counts []int, liveFirst *cand, offset int) ([]int, int) {
+	prefix := make([]int, len(pending)+1) // rows of pending[:k]
+	for k, i := range pending {
+		prefix[k+1] = prefix[k] + counts[i]
+	}
+	keep := make([]int, 0, len(pending))
+	skipped := 0
+	for _, i := range pending {
+		b := &bounds[i]
+		if liveFirst != nil && o.cmp(b, liveFirst) >= 0 {
+			keep = append(keep, i)
+			continue
+		}
+		m, _ := slices.BinarySearchFunc(pending, b, func(j int, b *cand) int {
+			if o.cmp(&edges[j], b) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		if prefix[m] <= offset {
+			skipped += counts[i]
+			continue
+		}
+		keep = append(keep, i)
+	}
+	return keep, skipped
 }

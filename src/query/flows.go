@@ -96,7 +96,7 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 	}
 	from := s.liveFrom(ctx, pl, use)
 	if deep && ac.total > 0 {
-		rows, err := pl.deepStartPage(ctx, s, prefix+"SELECT "+flowOrder(p.Sort)+", f.start, f.id"+from+join+where+order, args)
+		rows, err := pl.deepStartPage(ctx, s, ac, prefix+"SELECT "+flowOrder(p.Sort)+", f.start, f.id"+from+join+where+order, args)
 		if err != nil {
 			return nil, err
 		}

@@ -113,6 +113,7 @@ func compareNoCase(a, b string) int {
 type archived struct {
 	names []nameGroup // rows per observed name and destination hit
 	total int         // rows passing the name filters
+	days  []int       // of them, by archived day index
 	cands []cand      // the first n of them in order (all when n < 0)
 	ord   order
 }
@@ -172,11 +173,17 @@ func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int) (*arc
 			counts = append(counts, make([]int32, need-len(counts))...)
 		}
 	}
+	ac.days = make([]int, s.arch.Len())
+	last, lastTotal := -1, 0 // the day before, and the total before it
 	for k := range s.arch.Len() {
 		i := k
 		if reverse {
 			i = s.arch.Len() - 1 - k
 		}
+		if last >= 0 {
+			ac.days[last] = ac.total - lastTotal
+		}
+		last, lastTotal = i, ac.total
 		// A whole day with no condition but the range is counted from its
 		// rows per name (or its row count) without decoding a row.
 		whole := timeOnly && s.whole(i)
@@ -257,6 +264,9 @@ func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int) (*arc
 			c.kf, c.ki = key(b, j)
 			h.add(c)
 		}
+	}
+	if last >= 0 {
+		ac.days[last] = ac.total - lastTotal
 	}
 	for i, c := range counts {
 		if c > 0 {

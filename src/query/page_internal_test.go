@@ -71,3 +71,41 @@ func TestKeyMap(t *testing.T) {
 		t.Fatalf("%d keys, want %d", len(m.keys), len(want))
 	}
 }
+
+func TestSkipDays(t *testing.T) {
+	o := &order{kind: keyStart}
+	// Four days in walk order; each overlaps the next by its last row.
+	edges := []cand{{start: 0, id: 1}, {start: 10, id: 2}, {start: 20, id: 3}, {start: 30, id: 4}}
+	bounds := []cand{{start: 11, id: 10}, {start: 21, id: 20}, {start: 31, id: 30}, {start: 41, id: 40}}
+	counts := []int{5, 6, 7, 8}
+	live := &cand{start: 35, id: 99}
+	for _, tc := range []struct {
+		name    string
+		offset  int
+		live    *cand
+		keep    []int
+		skipped int
+	}{
+		{"first page", 0, nil, []int{0, 1, 2, 3}, 0},
+		// Day 0's last row may follow day 1's first: both count.
+		{"day 0 and the next", 11, nil, []int{1, 2, 3}, 5},
+		{"just short", 10, nil, []int{0, 1, 2, 3}, 0},
+		{"two days", 18, nil, []int{2, 3}, 11},
+		{"all but the live rows' neighbour", 26, live, []int{3}, 18},
+		{"all", 26, nil, []int{}, 26},
+		{"past the end", 100, nil, []int{}, 26},
+		{"live first", 100, &cand{start: -1, id: 1}, []int{0, 1, 2, 3}, 0},
+	} {
+		keep, skipped := skipDays(o, []int{0, 1, 2, 3}, edges, bounds, counts, tc.live, tc.offset)
+		if !slices.Equal(keep, tc.keep) || skipped != tc.skipped {
+			t.Errorf("%s: kept %v, skipped %d rows; want %v, %d", tc.name, keep, skipped, tc.keep, tc.skipped)
+		}
+	}
+	// Descending: walk order reversed, and so are the edges and bounds.
+	od := &order{kind: keyStart, desc: true}
+	keep, skipped := skipDays(od, []int{1, 0}, []cand{{start: 7, id: 7}, {start: 19, id: 19}},
+		[]cand{{start: 0, id: 1}, {start: 8, id: 8}}, []int{4, 4}, nil, 7)
+	if !slices.Equal(keep, []int{0}) || skipped != 4 {
+		t.Errorf("descending: kept %v, skipped %d rows; want [0], 4", keep, skipped)
+	}
+}
