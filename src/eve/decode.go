@@ -16,6 +16,8 @@ type Decoder struct {
 	// the same few dozen devices and a few thousand names all day, so
 	// sharing one copy saves an allocation per event and memory per flow.
 	names map[string]string
+	// recent caches names' entries, words interned's.
+	recent, words stringCache
 	// InternResets counts how often the intern table filled up and was
 	// emptied (a network with more distinct names than it holds).
 	InternResets uint64
@@ -25,7 +27,7 @@ type Decoder struct {
 const maxInterned = 8192
 
 func (d *Decoder) intern(b []byte) string {
-	if v, ok := d.names[string(b)]; ok {
+	if v, ok := d.name(b); ok {
 		return v
 	}
 	if d.names == nil || len(d.names) >= maxInterned {
@@ -33,10 +35,36 @@ func (d *Decoder) intern(b []byte) string {
 			d.InternResets++
 		}
 		d.names = make(map[string]string, 256)
+		d.recent = stringCache{}
 	}
 	v := string(b)
 	d.names[v] = v
+	d.recent.put(v)
 	return v
+}
+
+// name looks b up among the interned names.
+func (d *Decoder) name(b []byte) (string, bool) {
+	if v, ok := d.recent.get(b); ok {
+		return v, true
+	}
+	v, ok := d.names[string(b)]
+	if ok {
+		d.recent.put(v)
+	}
+	return v, ok
+}
+
+// word looks b up among the interned words.
+func (d *Decoder) word(b []byte) (string, bool) {
+	if v, ok := d.words.get(b); ok {
+		return v, true
+	}
+	v, ok := interned[string(b)]
+	if ok {
+		d.words.put(v)
+	}
+	return v, ok
 }
 
 // errUnknownField tells fields that the decoder does not read a member.
@@ -97,7 +125,7 @@ func (d *Decoder) internedStr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if v, ok := interned[string(b)]; ok {
+	if v, ok := d.word(b); ok {
 		return v, nil
 	}
 	return string(bytesToValidUTF8IfNeeded(b)), nil
@@ -292,7 +320,7 @@ func (d *Decoder) mac() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if v, ok := d.names[string(b)]; ok {
+	if v, ok := d.name(b); ok {
 		return v, nil // seen before, so already valid and normalized
 	}
 	m, err := NormalizeMAC(b)
@@ -416,7 +444,7 @@ func (d *Decoder) hostname() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if v, ok := d.names[string(b)]; ok {
+	if v, ok := d.name(b); ok {
 		return v, nil
 	}
 	if len(b) == 0 || len(b) > 255 || !isNormalHostname(b) {

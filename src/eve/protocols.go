@@ -142,9 +142,9 @@ func (d *Decoder) answer() (Answer, error) {
 func (d *Decoder) grouped(x *DNS) error {
 	s := &d.s
 	return s.object(func(key []byte) error {
-		rrtype := string(key)
-		if v, ok := interned[rrtype]; ok {
-			rrtype = v
+		rrtype, ok := d.word(key)
+		if !ok {
+			rrtype = string(key)
 		}
 		return s.array(func() error {
 			if s.peek() != '"' {

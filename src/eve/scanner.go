@@ -2,7 +2,9 @@ package eve
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -31,6 +33,14 @@ func (s *scanner) errorf(format string, args ...any) error {
 }
 
 func (s *scanner) ws() {
+	// Suricata writes no whitespace between tokens: one compare, inlined.
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return
+	}
+	s.wsSlow()
+}
+
+func (s *scanner) wsSlow() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -51,6 +61,14 @@ func (s *scanner) peek() byte {
 }
 
 func (s *scanner) expect(c byte) error {
+	if s.pos < len(s.data) && s.data[s.pos] == c {
+		s.pos++
+		return nil
+	}
+	return s.expectSlow(c)
+}
+
+func (s *scanner) expectSlow(c byte) error {
 	if s.peek() != c {
 		if s.pos >= len(s.data) {
 			return s.errorf("unexpected end of line, want %q", c)
@@ -123,6 +141,37 @@ func (s *scanner) array(fn func() error) error {
 	}
 }
 
+// Eight copies of a byte, for quoteOrEscape.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	quotes = '"' * ones
+	slashs = '\\' * ones
+)
+
+// quoteOrEscape returns the index of the first '"' or '\\' in b, or len(b).
+// It tests eight bytes at a time (a word with a zero byte where b has
+// either): most strings in EVE are a few words long, and one pass for both
+// bytes beats two vector searches of them.
+func quoteOrEscape(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, e := x^quotes, x^slashs
+		// A byte's high bit is set where it was zero; a borrow can only
+		// mark bytes above a zero one, so the lowest mark is exact.
+		if m := ((q-ones)&^q | (e-ones)&^e) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == '"' || b[i] == '\\' {
+			return i
+		}
+	}
+	return len(b)
+}
+
 // rawString reads a string and returns its contents, unescaped. The result
 // aliases the input or the scratch buffer: copy it to keep it. Control
 // characters are accepted: Suricata escapes them, and refusing a line for
@@ -133,17 +182,17 @@ func (s *scanner) rawString() ([]byte, error) {
 	}
 	start := s.pos
 	rest := s.data[start:]
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 {
+	i := quoteOrEscape(rest)
+	switch {
+	case i == len(rest):
 		s.pos = len(s.data)
 		return nil, s.errorf("unterminated string")
-	}
-	if bs := bytes.IndexByte(rest[:end], '\\'); bs >= 0 {
-		s.pos = start + bs
+	case rest[i] == '\\':
+		s.pos = start + i
 		return s.escapedString(start)
 	}
-	s.pos = start + end + 1
-	return rest[:end], nil
+	s.pos = start + i + 1
+	return rest[:i], nil
 }
 
 func (s *scanner) escapedString(start int) ([]byte, error) {
