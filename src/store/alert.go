@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pakon/pakon/src/flow"
@@ -18,6 +20,48 @@ import (
 // retention (they are few after folding); Commit copies the rows changed
 // since the previous commit to the archive on flash, Restore brings them
 // back after a reboot, Maintain expires them and Clear deletes them.
+
+// Replays. The same EVE lines can come again: a file imported twice, a
+// followed file read again from an older offset after a restart, lines a
+// sender repeats after it reconnects. Flows are keyed by what they are,
+// so a replay overwrites them; a folded alert row only has a count, so the
+// store remembers, per row and Suricata flow_id, the time of the newest
+// match it counted (alert_seen), and counts a match only when it is
+// strictly newer. Suricata writes one flow's alerts in packet order, so a
+// genuinely new match of a flow is newer than the ones before it, and a
+// replayed one is not. The choices at the edges:
+//   - Equal times: a match at the same microsecond as the newest one
+//     counted for its flow and row is taken for a replay; two packets of
+//     one flow matching one rule in the same microsecond count once.
+//   - Alerts without flow_id (packets Suricata keeps no flow for) are
+//     remembered under flow 0 of their row, as one flow: one arriving
+//     out of order behind a newer one of its row counts nothing.
+//   - Bounds: a row remembers at most maxSeenPerRow flows and the live
+//     database maxSeenFlows in all; past them the least recently matched
+//     flows are folded into the row's seen_floor, and a flow the row does
+//     not remember counts only matches newer than the floor. So a flood
+//     of many flows keeps its row's state small; what it costs is that a
+//     match of another flow that arrives later than maxSeenPerRow newer
+//     flows of its row but is older than them is taken for a replay. The
+//     folded flows are counted (AlertStats.FoldedFlows).
+//   - Expiry: the state goes with its row (retention, cap, Clear); a row
+//     expired or cleared and then replayed is counted again.
+//   - A reboot loses the live database and so the state; Restore sets
+//     every row it brings back to seen up to its last match, so lines
+//     read again after the reboot count only where they are newer than
+//     the archived row. Matches the archive never saw (after the last
+//     commit) are lost with the reboot anyway.
+//   - The state is per folded row: a replay whose match is attributed to
+//     another device or host than the first time (a daemon that lost the
+//     DNS answer that named it) lands in another row and counts there.
+
+// maxSeenPerRow bounds the flows one alert row remembers (a flood of
+// flows matching one rule is one row); maxSeenFlows bounds them all,
+// enforced by Maintain (about 40 bytes each in the live database).
+const (
+	maxSeenPerRow = 64
+	maxSeenFlows  = 50_000
+)
 
 // alertColumns are the columns of both alerts tables, in this order.
 const alertColumns = `key, day, first_seen, last_seen, count, flow_id, mac, src_ip, src_port, dest_ip, dest_port,
@@ -44,8 +88,9 @@ const alertUpsert = ` ON CONFLICT (key) DO UPDATE SET
 	action = CASE WHEN excluded.last_seen >= last_seen THEN excluded.action ELSE action END,
 	metadata = CASE WHEN excluded.last_seen >= last_seen THEN excluded.metadata ELSE metadata END`
 
-const sqlInsertAlert = `INSERT INTO alerts (` + alertColumns + `, dirty)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)` + alertUpsert + `, dirty = 1`
+const sqlInsertAlert = `INSERT INTO alerts (` + alertColumns + `, seen_floor, dirty)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)` + alertUpsert + `,
+	seen_floor = max(seen_floor, excluded.seen_floor), dirty = 1`
 
 // AlertKey identifies the folded row an alert belongs to: its UTC day,
 // rule, device (MAC, else source address), host (name, else destination
@@ -96,24 +141,122 @@ type foldedAlert struct {
 	a           *flow.Alert // the latest match
 	first, last float64
 	count       int64
+	floor       int64 // seen_floor raised by the batch (µs)
 }
 
-// writeAlerts folds a batch's alerts in memory first (a flood brings many
-// matches of one rule per batch), then into their rows.
+// seenFlow is what the replay check knows of one flow of a row.
+type seenFlow struct {
+	flow    int64 // Suricata flow_id, 0 for none
+	ts      int64 // newest counted match (µs)
+	stored  bool  // alert_seen has it
+	changed bool
+}
+
+// seenRow is a row's replay state: its floor and remembered flows.
+type seenRow struct {
+	floor int64
+	flows map[int64]*seenFlow
+}
+
+// loadSeen reads a row's replay state; a row remembers few flows, so
+// all of them at once (the floor is the row without a flow).
+func loadSeen(ctx context.Context, get *sql.Stmt, key int64) (*seenRow, error) {
+	r := &seenRow{flows: make(map[int64]*seenFlow)}
+	rows, err := get.QueryContext(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("write alerts: seen flows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id sql.NullInt64
+		var ts int64
+		if err := rows.Scan(&id, &ts); err != nil {
+			return nil, fmt.Errorf("write alerts: seen flows: %w", err)
+		}
+		if !id.Valid {
+			r.floor = ts
+			continue
+		}
+		r.flows[id.Int64] = &seenFlow{flow: id.Int64, ts: ts, stored: true}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("write alerts: seen flows: %w", err)
+	}
+	return r, nil
+}
+
+// capRow keeps the newest maxSeenPerRow of a row's flows after a batch
+// and folds the others into its floor: it returns the new floor (0: no
+// change), whether stored flows must go and how many flows it folded.
+func (r *seenRow) capRow() (floor int64, drop bool, n int64) {
+	var live []*seenFlow
+	for _, sf := range r.flows {
+		if sf.stored || sf.changed {
+			live = append(live, sf)
+		}
+	}
+	if len(live) <= maxSeenPerRow {
+		return 0, false, 0
+	}
+	slices.SortFunc(live, func(x, y *seenFlow) int { return cmp.Compare(y.ts, x.ts) })
+	floor = live[maxSeenPerRow].ts
+	for _, sf := range live {
+		if sf.ts > floor {
+			continue
+		}
+		drop = drop || sf.stored
+		sf.changed = false
+		n++
+	}
+	return floor, drop, n
+}
+
+// writeAlerts counts the batch's alerts that are no replays (see
+// Replays), folds them in memory first (a flood brings many matches of
+// one rule per batch), then into their rows, and remembers the newest
+// counted match of every flow.
 func writeAlerts(ctx context.Context, tx *sql.Tx, alerts []flow.Alert) error {
 	if len(alerts) == 0 {
 		return nil
 	}
+	getSeen, err := tx.PrepareContext(ctx, `SELECT flow_id, ts FROM alert_seen WHERE key = ?1
+		UNION ALL SELECT NULL, seen_floor FROM alerts WHERE key = ?1`)
+	if err != nil {
+		return fmt.Errorf("write alerts: %w", err)
+	}
+	defer getSeen.Close()
+
+	var replayed int64
+	seen := make(map[int64]*seenRow)
 	folded := make(map[int64]*foldedAlert)
-	var keys []int64
+	var order []int64
 	for i := range alerts {
 		a := &alerts[i]
-		k, t := AlertKey(a), a.Time.Seconds()
+		k := AlertKey(a)
+		r := seen[k]
+		if r == nil {
+			if r, err = loadSeen(ctx, getSeen, k); err != nil {
+				return err
+			}
+			seen[k] = r
+		}
+		id := int64(a.FlowID)
+		sf := r.flows[id]
+		if sf == nil {
+			sf = &seenFlow{flow: id, ts: r.floor}
+			r.flows[id] = sf
+		}
+		if int64(a.Time) <= sf.ts {
+			replayed++
+			continue
+		}
+		sf.ts, sf.changed = int64(a.Time), true
+		t := a.Time.Seconds()
 		f := folded[k]
 		if f == nil {
 			f = &foldedAlert{a: a, first: t, last: t}
 			folded[k] = f
-			keys = append(keys, k)
+			order = append(order, k)
 		}
 		f.count++
 		f.first = min(f.first, t)
@@ -121,12 +264,41 @@ func writeAlerts(ctx context.Context, tx *sql.Tx, alerts []flow.Alert) error {
 			f.last, f.a = t, a
 		}
 	}
+
+	// A row remembers at most maxSeenPerRow flows, the most recently
+	// matched; the others fold into its floor (see Replays).
+	var foldedFlows int64
+	putSeen, err := tx.PrepareContext(ctx, `INSERT INTO alert_seen (key, flow_id, ts) VALUES (?, ?, ?)
+		ON CONFLICT (key, flow_id) DO UPDATE SET ts = max(ts, excluded.ts)`)
+	if err != nil {
+		return fmt.Errorf("write alerts: %w", err)
+	}
+	defer putSeen.Close()
+	for _, k := range order {
+		r := seen[k]
+		floor, drop, n := r.capRow()
+		folded[k].floor, foldedFlows = floor, foldedFlows+n
+		if drop {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM alert_seen WHERE key = ? AND ts <= ?", k, floor); err != nil {
+				return fmt.Errorf("write alerts: cap seen flows: %w", err)
+			}
+		}
+		for _, sf := range r.flows {
+			if !sf.changed {
+				continue
+			}
+			if _, err := putSeen.ExecContext(ctx, k, sf.flow, sf.ts); err != nil {
+				return fmt.Errorf("write alerts: seen flows: %w", err)
+			}
+		}
+	}
+
 	st, err := tx.PrepareContext(ctx, sqlInsertAlert)
 	if err != nil {
 		return fmt.Errorf("write alerts: %w", err)
 	}
 	defer st.Close()
-	for _, k := range keys {
+	for _, k := range order {
 		f := folded[k]
 		a := f.a
 		meta := ""
@@ -140,9 +312,21 @@ func writeAlerts(ctx context.Context, tx *sql.Tx, alerts []flow.Alert) error {
 		if _, err := st.ExecContext(ctx, k, alertDay(f.first), f.first, f.last, f.count, flowID(a.FlowID), a.MAC,
 			addrString(a.SrcIP), a.SrcPort, addrString(a.DestIP), a.DestPort, a.Proto, a.AppProto, a.Hostname,
 			a.NameSource.String(), a.Inbound, a.GID, a.SID, a.Rev, a.Signature, a.Category, a.Severity, a.Action,
-			meta, a.Engine); err != nil {
+			meta, a.Engine, f.floor); err != nil {
 			return fmt.Errorf("write alert %d: %w", a.SID, err)
 		}
+	}
+	return countReplays(ctx, tx, replayed, foldedFlows)
+}
+
+// countReplays adds to the replay counters.
+func countReplays(ctx context.Context, q querier, replayed, folded int64) error {
+	if replayed == 0 && folded == 0 {
+		return nil
+	}
+	if _, err := q.ExecContext(ctx, "UPDATE alert_replays SET replayed = replayed + ?, folded = folded + ?",
+		replayed, folded); err != nil {
+		return fmt.Errorf("count alert replays: %w", err)
 	}
 	return nil
 }
@@ -223,12 +407,14 @@ func (db *DB) syncAlerts(ctx context.Context) (int, error) {
 
 // restoreAlerts copies the archive's alerts into the live database; rows
 // the live database still has (a restart without reboot) keep the larger
-// count.
+// count. A row brought back counts as seen up to its last match, as the
+// flows it remembered are not in the archive (see Replays).
 func (db *DB) restoreAlerts(ctx context.Context) (int, error) {
-	res, err := db.sql.ExecContext(ctx, `INSERT INTO main.alerts (`+alertColumns+`, dirty)
-		SELECT `+alertColumns+`, 0 FROM archive.alerts WHERE true
+	res, err := db.sql.ExecContext(ctx, `INSERT INTO main.alerts (`+alertColumns+`, dirty, seen_floor)
+		SELECT `+alertColumns+`, 0, CAST(round(last_seen * 1e6) AS INTEGER) FROM archive.alerts WHERE true
 		ON CONFLICT (key) DO UPDATE SET count = max(count, excluded.count),
-			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`)
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
+			seen_floor = CASE WHEN excluded.count > count THEN max(seen_floor, excluded.seen_floor) ELSE seen_floor END`)
 	if err != nil {
 		return 0, fmt.Errorf("restore alerts: %w", err)
 	}
@@ -268,7 +454,53 @@ func (db *DB) expireAlerts(ctx context.Context, now time.Time, keep time.Duratio
 			n = deleted
 		}
 	}
+	if err := db.dropSeen(ctx); err != nil {
+		return n, err
+	}
+	if _, err := db.capSeen(ctx, maxSeenFlows); err != nil {
+		return n, err
+	}
 	return n, nil
+}
+
+// dropSeen forgets the remembered flows of rows that are gone.
+func (db *DB) dropSeen(ctx context.Context) error {
+	if _, err := db.sql.ExecContext(ctx, "DELETE FROM alert_seen WHERE key NOT IN (SELECT key FROM alerts)"); err != nil {
+		return fmt.Errorf("expire seen alert flows: %w", err)
+	}
+	return nil
+}
+
+// capSeen folds the least recently matched remembered flows past limit, of
+// all rows, into their rows' seen_floor, and returns how many it folded.
+func (db *DB) capSeen(ctx context.Context, limit int64) (int64, error) {
+	var cut int64
+	err := db.sql.QueryRowContext(ctx, "SELECT ts FROM alert_seen ORDER BY ts DESC LIMIT 1 OFFSET ?", limit).Scan(&cut)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cap seen alert flows: %w", err)
+	}
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("cap seen alert flows: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE alerts SET seen_floor = max(seen_floor,
+			(SELECT max(s.ts) FROM alert_seen s WHERE s.key = alerts.key AND s.ts <= ?1))
+		WHERE key IN (SELECT key FROM alert_seen WHERE ts <= ?1)`, cut); err != nil {
+		return 0, fmt.Errorf("cap seen alert flows: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM alert_seen WHERE ts <= ?", cut)
+	if err != nil {
+		return 0, fmt.Errorf("cap seen alert flows: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if err := countReplays(ctx, tx, 0, n); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 // clearAlerts deletes the alerts f selects from both tiers: a device's
@@ -288,6 +520,9 @@ func (db *DB) clearAlerts(ctx context.Context, f ClearFilter) (int64, error) {
 		return 0, fmt.Errorf("clear alerts: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	if err := db.dropSeen(ctx); err != nil {
+		return n, err
+	}
 	if db.arch != nil {
 		if _, err := db.arch.ExecContext(ctx, "DELETE FROM alerts "+where, args...); err != nil {
 			return n, fmt.Errorf("clear archived alerts: %w", err)
@@ -301,13 +536,23 @@ type AlertStats struct {
 	Rows    int64 // folded rows
 	Matches int64 // rule matches (the sum of the counts)
 	Dirty   int64 // rows changed since the last commit to flash
+	// SeenFlows are the flows the rows remember against replays (bounded
+	// by maxSeenFlows at every Maintain); Replayed counts the matches
+	// taken for replays and FoldedFlows the remembered flows the bounds
+	// folded into their rows' floors, both since the live database was
+	// created.
+	SeenFlows   int64
+	Replayed    int64
+	FoldedFlows int64
 }
 
 // CountAlerts returns the live database's alert totals.
 func (db *DB) CountAlerts(ctx context.Context) (AlertStats, error) {
 	var s AlertStats
-	err := db.sql.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(count), 0), coalesce(sum(dirty), 0) FROM alerts").
-		Scan(&s.Rows, &s.Matches, &s.Dirty)
+	err := db.sql.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(count), 0), coalesce(sum(dirty), 0),
+			(SELECT count(*) FROM alert_seen), (SELECT replayed FROM alert_replays), (SELECT folded FROM alert_replays)
+		FROM alerts`).
+		Scan(&s.Rows, &s.Matches, &s.Dirty, &s.SeenFlows, &s.Replayed, &s.FoldedFlows)
 	if err != nil {
 		return s, fmt.Errorf("count alerts: %w", err)
 	}

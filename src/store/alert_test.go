@@ -129,7 +129,9 @@ func TestAlertsSurviveReboot(t *testing.T) {
 	db := tiers(t, dir)
 	t0 := base.Add(time.Hour)
 	a := alertAt(t0, "02:00:00:00:00:01", 9000001, "spy.example")
-	if err := db.Write(ctx, &store.Batch{Alerts: []flow.Alert{a, a}}); err != nil {
+	next := func() flow.Alert { a.Time += 1e6; return a } // the flow's next match
+	first := a
+	if err := db.Write(ctx, &store.Batch{Alerts: []flow.Alert{first, next()}}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := db.Commit(ctx)
@@ -140,7 +142,7 @@ func TestAlertsSurviveReboot(t *testing.T) {
 		t.Fatalf("second commit wrote clean rows again: %+v %v", st, err)
 	}
 	// A match after the commit makes the row dirty again.
-	if err := db.Write(ctx, &store.Batch{Alerts: []flow.Alert{a}}); err != nil {
+	if err := db.Write(ctx, &store.Batch{Alerts: []flow.Alert{next()}}); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := db.Commit(ctx); err != nil || st.Alerts != 1 {
