@@ -176,6 +176,9 @@ func TestDaemonOnUbus(t *testing.T) {
 	if lines := st["lines"].(map[string]any); lines["read"].(float64) == 0 || lines["rejected"].(float64) != 0 {
 		t.Errorf("status lines: %v", lines)
 	}
+	if al, ok := st["alerts"].(map[string]any); !ok || al["replayed"] == nil || al["replay_flows"] == nil {
+		t.Errorf("status alerts lack the replay counters: %v", st["alerts"])
+	}
 	var cleared map[string]any
 	if err := ubusCall(t, sock, "clear", `{"devices":["02:00:00:00:00:0b"]}`, &cleared); err != nil {
 		t.Fatal(err)

@@ -205,9 +205,14 @@ type FlowCounts struct {
 // stored rows, alerts lost before storing, and the rules' update status.
 type AlertInfo struct {
 	*query.AlertSummary
-	Stored  int64          `json:"stored"`
-	Dropped uint64         `json:"dropped"`
-	Rules   RuleUpdateInfo `json:"rules"`
+	Stored  int64  `json:"stored"`
+	Dropped uint64 `json:"dropped"`
+	// Replayed counts matches not counted again because their rows had
+	// counted them already (a re-import, lines re-read after a restart);
+	// ReplayFlows is how many flows the rows remember for that (bounded).
+	Replayed    int64          `json:"replayed"`
+	ReplayFlows int64          `json:"replay_flows"`
+	Rules       RuleUpdateInfo `json:"rules"`
 }
 
 // RuleUpdateInfo is the last rule update in brief.
@@ -283,7 +288,7 @@ func (d *daemon) Status(ctx context.Context) (any, error) {
 	if sum, err := d.engine.AlertSummary(ctx, time.Now().Add(-24*time.Hour)); err == nil {
 		ai := &AlertInfo{AlertSummary: sum, Dropped: s.Flow.AlertsDropped}
 		if as, err := d.db.CountAlerts(ctx); err == nil {
-			ai.Stored = as.Rows
+			ai.Stored, ai.Replayed, ai.ReplayFlows = as.Rows, as.Replayed, as.SeenFlows
 		}
 		if rs, err := rulesStatusFrom(cfg, d.ruleCatalog()); err == nil {
 			ai.Rules = RuleUpdateInfo{OK: rs.Status.OK, Message: rs.Status.Message, Time: unixSeconds(rs.Status.Time)}
