@@ -33,7 +33,10 @@ func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, ac *archived, li
 	o := &order{kind: keyStart, desc: p.Desc, sym: s.sym}
 	pc := newPassCache(pl, s.sym)
 	filter := pl.filtersNames()
-	need := colSet(store.ColName, store.ColDestIP)
+	need := colSet(store.ColName)
+	if pc.any {
+		need |= colSet(store.ColDestIP)
+	}
 	rows, err := s.conn.QueryContext(ctx, liveQuery+" LIMIT ?", append(args, p.Offset+p.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("query flows: %w", err)
@@ -61,7 +64,7 @@ func (pl *plan) deepStartPage(ctx context.Context, s *snapshot, ac *archived, li
 				j = b.sel[len(b.sel)-1-r.k]
 			}
 			r.k++
-			if filter && !pc.passes(names[j], pc.hit(dests[j])) {
+			if filter && !pc.passes(names[j], pc.any && pc.hit(dests[j])) {
 				continue
 			}
 			r.cur = cand{start: b.start[j], id: b.id(j), day: int32(b.day), row: j}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Flows returns the flows matching p, one row each, sorted and paged,
@@ -39,24 +42,33 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 	if deep {
 		n = 0
 	}
-	ac, err := pl.archiveCandidates(ctx, s, n)
+	// The live rows are counted (per name) on the connection while
+	// workers may still decode archived days.
+	byName := pl.filtersNames() || p.Sort == SortHostname
+	var live []nameGroup
+	liveCount := func() error {
+		if byName {
+			var err error
+			live, err = pl.nameGroups(ctx, s)
+			return err
+		}
+		q := "SELECT count(*)" + s.liveFrom(ctx, pl, liveNames) + pl.where()
+		if err := s.conn.QueryRowContext(ctx, q, pl.args...).Scan(&res.Total); err != nil {
+			return fmt.Errorf("count flows: %w", err)
+		}
+		return nil
+	}
+	ac, err := pl.archiveCandidates(ctx, s, n, liveCount)
 	if err != nil {
 		return nil, err
 	}
 	var nameCond string
 	var nameArgs []any
 	var displays map[string]string // observed → display, for sorting by hostname
-	if pl.filtersNames() || p.Sort == SortHostname {
-		ns, err := pl.nameSets(ctx, s, p.Sort == SortHostname, ac.names)
-		if err != nil {
-			return nil, err
-		}
+	if byName {
+		ns := pl.nameSetOf(append(live, ac.names...), p.Sort == SortHostname)
 		res.Total, nameCond, nameArgs, displays = ns.total, ns.cond, ns.args, ns.displays
 	} else {
-		q := "SELECT count(*)" + s.liveFrom(ctx, pl, liveNames) + pl.where()
-		if err := s.conn.QueryRowContext(ctx, q, pl.args...).Scan(&res.Total); err != nil {
-			return nil, fmt.Errorf("count flows: %w", err)
-		}
 		res.Total += ac.total
 	}
 	if res.Total == 0 || p.Offset >= res.Total {
@@ -202,7 +214,11 @@ func (pl *plan) nameSets(ctx context.Context, s *snapshot, withDisplays bool, ar
 			return nil, err
 		}
 	}
-	groups = append(groups, archived...)
+	return pl.nameSetOf(append(groups, archived...), withDisplays), nil
+}
+
+// nameSetOf is nameSets over the live and archived rows' name groups.
+func (pl *plan) nameSetOf(groups []nameGroup, withDisplays bool) *nameSet {
 	ns := &nameSet{}
 	if withDisplays {
 		ns.displays = map[string]string{}
@@ -236,7 +252,7 @@ func (pl *plan) nameSets(ctx context.Context, s *snapshot, withDisplays bool, ar
 	case !pl.hosts.empty():
 		ns.cond, ns.args = "f.observed_name IN "+jsonSet, []any{jsonArray(passing)}
 	}
-	return ns, nil
+	return ns
 }
 
 // nameGroup is the number of rows with one observed name, split by
@@ -248,35 +264,64 @@ type nameGroup struct {
 }
 
 // nameGroups counts the matching live rows per distinct observed name.
+// SQLite returns the rows' names as one value, counted in Go: a GROUP BY
+// would sort tens of thousands of rows for a few thousand names.
 func (pl *plan) nameGroups(ctx context.Context, s *snapshot) ([]nameGroup, error) {
 	hit, hitArgs := pl.ipHitExpr()
-	groupBy := " GROUP BY 1, 2"
-	if len(hitArgs) == 0 {
-		groupBy = " GROUP BY 1" // one sort key fewer
-	}
-	q := "SELECT f.observed_name, " + hit + ", count(*)" + s.liveFrom(ctx, pl, liveNames) + pl.where() + groupBy
-	rows, err := s.conn.QueryContext(ctx, q, append(hitArgs, pl.args...)...)
-	if err != nil {
+	q := "SELECT group_concat(length(CAST(f.observed_name AS BLOB)) || ',' || " + hit + " || ',' || f.observed_name, '')" +
+		s.liveFrom(ctx, pl, liveNames) + pl.where()
+	var list sql.NullString
+	if err := s.conn.QueryRowContext(ctx, q, append(hitArgs, pl.args...)...).Scan(&list); err != nil {
 		return nil, fmt.Errorf("count flows by name: %w", err)
 	}
-	defer rows.Close()
-	var out []nameGroup
-	for rows.Next() {
-		var g nameGroup
-		if err := rows.Scan(&g.observed, &g.ipHit, &g.n); err != nil {
-			return nil, fmt.Errorf("count flows by name: %w", err)
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := countNames(list.String)
+	if err != nil {
 		return nil, fmt.Errorf("count flows by name: %w", err)
 	}
 	return out, nil
 }
 
+// countNames counts the names of a list of "length,hit,name" items (the
+// length in bytes, hit 0 or 1), in order of name and hit.
+func countNames(list string) ([]nameGroup, error) {
+	type key struct {
+		name string
+		hit  bool
+	}
+	counts := map[key]int{}
+	for list != "" {
+		i := strings.IndexByte(list, ',')
+		n, err := strconv.Atoi(list[:max(i, 0)])
+		if i <= 0 || err != nil || n < 0 || i+3 > len(list) || list[i+2] != ',' ||
+			(list[i+1] != '0' && list[i+1] != '1') || i+3+n > len(list) {
+			return nil, fmt.Errorf("bad name list at %.20q", list)
+		}
+		k := key{list[i+3 : i+3+n], list[i+1] == '1'}
+		counts[k]++
+		list = list[i+3+n:]
+	}
+	out := make([]nameGroup, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, nameGroup{observed: k.name, ipHit: k.hit, n: n})
+	}
+	slices.SortFunc(out, func(a, b nameGroup) int {
+		if c := strings.Compare(a.observed, b.observed); c != 0 {
+			return c
+		}
+		if a.ipHit == b.ipHit {
+			return 0
+		}
+		if b.ipHit {
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
 // archivedNameGroups counts the matching archived rows per observed name.
 func (pl *plan) archivedNameGroups(ctx context.Context, s *snapshot) ([]nameGroup, error) {
-	ac, err := pl.archiveCandidates(ctx, s, 0)
+	ac, err := pl.archiveCandidates(ctx, s, 0, nil)
 	if err != nil {
 		return nil, err
 	}

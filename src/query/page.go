@@ -124,17 +124,25 @@ const heapMax = 4096
 
 // archiveCandidates scans the archived days: it counts their rows per
 // observed name and keeps the first n rows passing the name filters in
-// the plan's order (every one when n < 0, none when n is 0).
-func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int) (*archived, error) {
+// the plan's order (every one when n < 0, none when n is 0). during, if
+// not nil, is the live rows' work on the connection, run once the days
+// are read (while workers may still decode them).
+func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int, during func() error) (*archived, error) {
 	y := s.sym
 	ac := &archived{names: []nameGroup{}, ord: order{kind: sortKind(pl.p.Sort), desc: pl.p.Desc, sym: y}}
-	if s.arch.Len() == 0 {
+	if s.arch.Len() == 0 || s.filt.none {
+		if during != nil {
+			if err := during(); err != nil {
+				return nil, err
+			}
+		}
 		return ac, nil
 	}
 	pc := newPassCache(pl, y)
-	filter := pl.filtersNames()
-	var counts []int32 // rows per name id*2 + destination hit
-	need := colSet(store.ColName, store.ColDestIP)
+	need := colSet(store.ColName)
+	if pc.any || pl.p.Sort == SortHostname {
+		need |= colSet(store.ColDestIP) // hostname addresses; an unnamed row's label
+	}
 	switch pl.p.Sort {
 	case SortBytes:
 		need |= colSet(store.ColBytesSent, store.ColBytesRcv)
@@ -155,125 +163,40 @@ func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int) (*arc
 	case SortDevice:
 		need |= colSet(store.ColMAC, store.ColSrcIP)
 	}
-	key := pl.candKey(y)
-	h := &candHeap{ord: &ac.ord, max: n}
 	// Rows of a day are in start order: for a page in start order, walk
 	// them (and the days) the way the page goes, so that once the heap is
 	// full the rest is turned away by one comparison, and a whole day by
 	// its catalog entry.
 	byStart := ac.ord.kind == keyStart
-	reverse := byStart && pl.p.Desc
-	needCounts := filter || pl.p.Sort == SortHostname
-	timeOnly := s.filt.timeOnly() && len(pl.hosts.ips) == 0
-	if s.filt.none {
-		return ac, nil
+	cs := &candScan{s: s, pc: pc, ord: &ac.ord, need: need, n: n, filter: pl.filtersNames(),
+		needCounts: pl.filtersNames() || pl.p.Sort == SortHostname,
+		timeOnly:   s.filt.timeOnly() && len(pl.hosts.ips) == 0,
+		byStart:    byStart, reverse: byStart && pl.p.Desc, key: pl.candKey(y), days: make([]int, s.arch.Len())}
+	// Workers decode the days when every day is decoded anyway and the
+	// sort key needs no new symbols (device and hostname labels do).
+	cs.parallel = pl.p.Sort != SortDevice && pl.p.Sort != SortHostname &&
+		(!cs.timeOnly || (n != 0 && (!byStart || n < 0 || n > heapMax)))
+	parts, err := cs.run(ctx, during)
+	if err != nil {
+		return nil, err
 	}
-	grow := func() {
-		if need := 2 * len(y.strs); len(counts) < need {
-			counts = append(counts, make([]int32, need-len(counts))...)
+	var counts []int32 // rows per name id*2 + destination hit
+	for _, p := range parts {
+		ac.total += p.total
+		if len(p.counts) > len(counts) {
+			counts = append(counts, make([]int32, len(p.counts)-len(counts))...)
 		}
+		for i, c := range p.counts {
+			counts[i] += c
+		}
+		ac.cands = append(ac.cands, p.h.c...)
 	}
-	ac.days = make([]int, s.arch.Len())
-	last, lastTotal := -1, 0 // the day before, and the total before it
-	for k := range s.arch.Len() {
-		i := k
-		if reverse {
-			i = s.arch.Len() - 1 - k
-		}
-		if last >= 0 {
-			ac.days[last] = ac.total - lastTotal
-		}
-		last, lastTotal = i, ac.total
-		// A whole day with no condition but the range is counted from its
-		// rows per name (or its row count) without decoding a row.
-		whole := timeOnly && s.whole(i)
-		cands := n != 0
-		if cands && byStart && h.full() {
-			day, rows := s.arch.Day(i), s.arch.Rows(i)
-			first, last := s.arch.Span(i)
-			edge := cand{start: float64(first) / 1000.0, id: day<<32 + 1}
-			if reverse {
-				edge = cand{start: float64(last) / 1000.0, id: day<<32 + int64(rows)}
-			}
-			cands = ac.ord.cmp(&edge, &h.c[0]) < 0
-		}
-		if whole && !needCounts && !cands {
-			ac.total += s.arch.Rows(i)
-			continue
-		}
-		var read []store.Column // the head alone, for a whole day's counts
-		if !whole || cands {
-			read = s.read(need)
-		}
-		seg, err := s.arch.Segment(ctx, i, read...)
-		if err != nil {
-			return nil, fmt.Errorf("query: %w", err)
-		}
-		if whole {
-			if needCounts {
-				nc, err := seg.NameCounts()
-				if err != nil {
-					return nil, fmt.Errorf("query: %w", err)
-				}
-				grow()
-				for _, c := range nc {
-					if c.Name < 0 || c.Name >= int64(len(y.strs)) {
-						return nil, fmt.Errorf("query: day %d: name id %d out of range", s.arch.Day(i), c.Name)
-					}
-					counts[2*c.Name] += int32(c.Rows)
-					if !filter || pc.passes(c.Name, false) {
-						ac.total += int(c.Rows)
-					}
-				}
-			} else {
-				ac.total += seg.Rows
-			}
-			if !cands {
-				continue
-			}
-		}
-		b, err := s.decodeDay(seg, i, need, &s.b)
-		if err != nil {
-			return nil, err
-		}
-		grow()
-		names, dests := b.col[store.ColName], b.col[store.ColDestIP]
-		for k := range b.sel {
-			j := b.sel[k]
-			if reverse {
-				j = b.sel[len(b.sel)-1-k]
-			}
-			name, hit := names[j], pc.hit(dests[j])
-			if !whole {
-				i := 2 * name
-				if hit {
-					i++
-				}
-				counts[i]++
-			}
-			if filter && !pc.passes(name, hit) {
-				continue
-			}
-			if !whole {
-				ac.total++
-			}
-			if !cands {
-				continue
-			}
-			c := cand{start: b.start[j], id: b.id(j), day: int32(b.day), row: j}
-			c.kf, c.ki = key(b, j)
-			h.add(c)
-		}
-	}
-	if last >= 0 {
-		ac.days[last] = ac.total - lastTotal
-	}
+	ac.days = cs.days
 	for i, c := range counts {
 		if c > 0 {
 			ac.names = append(ac.names, nameGroup{observed: y.str(int64(i / 2)), ipHit: i%2 == 1, n: int(c)})
 		}
 	}
-	ac.cands = h.c
 	return ac, nil
 }
 

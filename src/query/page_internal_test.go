@@ -109,3 +109,32 @@ func TestSkipDays(t *testing.T) {
 		t.Errorf("descending: kept %v, skipped %d rows; want [0], 4", keep, skipped)
 	}
 }
+
+func TestCountNames(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want []nameGroup
+		bad  bool
+	}{
+		{"", []nameGroup{}, false},
+		{"0,0,", []nameGroup{{observed: "", n: 1}}, false},
+		{"5,0,a.com5,0,a.com3,1,a,b0,0,", []nameGroup{{observed: "", n: 1}, {observed: "a,b", ipHit: true, n: 1},
+			{observed: "a.com", n: 2}}, false},
+		{"3,0,a.c3,1,a.c", []nameGroup{{observed: "a.c", n: 1}, {observed: "a.c", ipHit: true, n: 1}}, false},
+		{"7,0,bücher", []nameGroup{{observed: "bücher", n: 1}}, false},
+		{"9,0,short", nil, true},
+		{"x,0,a", nil, true},
+		{"1,2,a", nil, true},
+		{"-1,0,", nil, true},
+		{"1,0", nil, true},
+	} {
+		got, err := countNames(tc.list)
+		if (err != nil) != tc.bad {
+			t.Errorf("%q: error %v, want error %v", tc.list, err, tc.bad)
+			continue
+		}
+		if !tc.bad && !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %v, want %v", tc.list, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,309 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/pakon/pakon/src/store"
+)
+
+// candScan is the pass over archived days that counts their rows per
+// observed name and keeps the page's candidates (see archiveCandidates).
+// With two cores or more, two workers decode the days, each counting into
+// its own counts and keeping its own candidates, while the connection
+// reads the next days and then the live rows' counts; the parts are added
+// up at the end (the same rows, in any order: the page is selected by the
+// full order, key, start and id).
+type candScan struct {
+	s                *snapshot
+	pc               *passCache
+	ord              *order
+	need             cols
+	n                int  // candidates kept (all when < 0, none when 0)
+	filter           bool // name filters apply
+	needCounts       bool // rows per name wanted
+	timeOnly         bool // no row condition but the range
+	byStart, reverse bool
+	key              func(b *batch, j int32) (kf float64, ki int64)
+	days             []int // rows passing per archived day (each day written by one worker)
+	readOnly         bool  // shared caches only read (workers)
+	parallel         bool  // workers may decode the days
+}
+
+// candPart is one worker's share of the pass.
+type candPart struct {
+	counts []int32 // rows per name id*2 + destination hit
+	total  int
+	h      candHeap
+	b      batch
+}
+
+// wantCands reports whether day i can still hold candidates for p: in
+// start order, a full heap turns away a day that starts after its last.
+func (cs *candScan) wantCands(p *candPart, i int) bool {
+	if cs.n == 0 {
+		return false
+	}
+	if !cs.byStart || !p.h.full() {
+		return true
+	}
+	a := cs.s.arch
+	first, last := a.Span(i)
+	edge := cand{start: float64(first) / 1000.0, id: store.ArchivedID(a.Day(i), 0)}
+	if cs.reverse {
+		edge = cand{start: float64(last) / 1000.0, id: store.ArchivedID(a.Day(i), a.Rows(i)-1)}
+	}
+	return cs.ord.cmp(&edge, &p.h.c[0]) < 0
+}
+
+// passes is the name filter, from the shared cache alone in workers.
+func (cs *candScan) passes(name int64, hit bool) (bool, error) {
+	if !cs.readOnly {
+		return cs.pc.passes(name, hit), nil
+	}
+	ok, known := cs.pc.known(name, hit)
+	if !known {
+		return false, fmt.Errorf("query: name id %d not among its archived day's names", name)
+	}
+	return ok, nil
+}
+
+// day counts archived day i (seg, read with the columns the pass needs
+// unless whole and !cands) into p and keeps its candidates when cands.
+// nc are the day's rows per name, when read. whole tells a day every row
+// of which is in the range, and no row condition but it applies.
+func (cs *candScan) day(p *candPart, seg *store.Segment, i int, nc []store.NameCount, whole, cands bool) error {
+	s, y := cs.s, cs.s.sym
+	before := p.total
+	defer func() { cs.days[i] = p.total - before }()
+	if need := 2 * len(y.strs); len(p.counts) < need {
+		p.counts = append(p.counts, make([]int32, need-len(p.counts))...)
+	}
+	if whole {
+		if cs.needCounts {
+			if nc == nil {
+				var err error
+				if nc, err = seg.NameCounts(); err != nil {
+					return fmt.Errorf("query: %w", err)
+				}
+			}
+			for _, c := range nc {
+				if c.Name < 0 || c.Name >= int64(len(y.strs)) {
+					return fmt.Errorf("query: day %d: name id %d out of range", s.arch.Day(i), c.Name)
+				}
+				p.counts[2*c.Name] += int32(c.Rows)
+				if cs.filter {
+					ok, err := cs.passes(c.Name, false)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						continue
+					}
+				}
+				p.total += int(c.Rows)
+			}
+		} else {
+			p.total += seg.Rows
+		}
+		if !cands {
+			return nil
+		}
+	}
+	b, err := s.decodeDay(seg, i, cs.need, &p.b)
+	if err != nil {
+		return err
+	}
+	names, dests := b.col[store.ColName], b.col[store.ColDestIP]
+	countRows := !whole
+	for k := range b.sel {
+		j := b.sel[k]
+		if cs.reverse {
+			j = b.sel[len(b.sel)-1-k]
+		}
+		name, hit := names[j], cs.pc.any && cs.pc.hit(dests[j])
+		if name < 0 || name >= int64(len(y.strs)) {
+			return fmt.Errorf("query: day %d: name id %d out of range", s.arch.Day(i), name)
+		}
+		if countRows {
+			c := 2 * name
+			if hit {
+				c++
+			}
+			p.counts[c]++
+		}
+		if cs.filter {
+			ok, err := cs.passes(name, hit)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+		}
+		if countRows {
+			p.total++
+		}
+		if !cands {
+			continue
+		}
+		c := cand{start: b.start[j], id: b.id(j), day: int32(b.day), row: j}
+		c.kf, c.ki = cs.key(b, j)
+		p.h.add(c)
+	}
+	return nil
+}
+
+// read returns the columns day i is read with: none but the head for a
+// whole day without candidates.
+func (cs *candScan) read(whole, cands bool) []store.Column {
+	if whole && !cands {
+		return nil
+	}
+	return cs.s.read(cs.need)
+}
+
+// run scans the archived days, one after the other or with workers, and
+// calls during (the live rows' own work on the connection) once every day
+// is read, while the workers may still decode. It returns the parts.
+func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, error) {
+	s := cs.s
+	days := s.arch.Len()
+	workers := min(runtime.GOMAXPROCS(0), candWorkers, days)
+	if !cs.parallel || workers <= 1 {
+		p := &candPart{h: candHeap{ord: cs.ord, max: cs.n}}
+		for k := range days {
+			i := k
+			if cs.reverse {
+				i = days - 1 - k
+			}
+			whole := cs.timeOnly && s.whole(i)
+			cands := cs.wantCands(p, i)
+			if whole && !cs.needCounts && !cands {
+				p.total += s.arch.Rows(i)
+				cs.days[i] = s.arch.Rows(i)
+				continue
+			}
+			seg, err := s.arch.Segment(ctx, i, cs.read(whole, cands)...)
+			if err != nil {
+				return nil, fmt.Errorf("query: %w", err)
+			}
+			if err := cs.day(p, seg, i, nil, whole, cands); err != nil {
+				return nil, err
+			}
+		}
+		if during != nil {
+			if err := during(); err != nil {
+				return nil, err
+			}
+		}
+		return []*candPart{p}, nil
+	}
+	// Workers only read what they share: the protocol condition for
+	// every symbol, and the name filters for every name of a day before
+	// the day is handed out.
+	s.filt.decideAll()
+	cs.pc.passes(s.sym.empty, false) // sizes the cache
+	cs.readOnly = true
+	type job struct {
+		seg         *store.Segment
+		i           int
+		nc          []store.NameCount
+		whole, cand bool
+	}
+	// The connection reads every day ahead (a few MB) and is then free
+	// for the live rows while the workers decode.
+	jobs := make(chan job, days)
+	parts := make([]*candPart, workers+1) // the last: days counted by the catalog alone
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	parts[workers] = &candPart{}
+	for w := range workers {
+		parts[w] = &candPart{h: candHeap{ord: cs.ord, max: cs.n}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if errs[w] != nil {
+					continue // drain
+				}
+				cands := j.cand && cs.wantCands(parts[w], j.i)
+				errs[w] = cs.day(parts[w], j.seg, j.i, j.nc, j.whole, cands)
+			}
+		}()
+	}
+	err := func() error {
+		defer close(jobs)
+		for k := range days {
+			i := k
+			if cs.reverse {
+				i = days - 1 - k
+			}
+			whole := cs.timeOnly && s.whole(i)
+			cands := cs.n != 0
+			if whole && !cs.needCounts && !cands {
+				parts[workers].total += s.arch.Rows(i)
+				cs.days[i] = s.arch.Rows(i)
+				continue
+			}
+			seg, err := s.arch.Load(ctx, i, cs.read(whole, cands)...)
+			if err != nil {
+				return fmt.Errorf("query: %w", err)
+			}
+			var nc []store.NameCount
+			if cs.filter {
+				if nc, err = seg.NameCounts(); err != nil {
+					return fmt.Errorf("query: %w", err)
+				}
+				for _, c := range nc {
+					if c.Name < 0 || c.Name >= int64(len(s.sym.strs)) {
+						return fmt.Errorf("query: day %d: name id %d out of range", s.arch.Day(i), c.Name)
+					}
+					cs.pc.passes(c.Name, false)
+					if cs.pc.any {
+						cs.pc.passes(c.Name, true)
+					}
+				}
+			}
+			select {
+			case jobs <- job{seg: seg, i: i, nc: nc, whole: whole, cand: cands}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}()
+	if err == nil && during != nil {
+		err = during()
+	}
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range errs {
+		if e != nil {
+			return nil, e
+		}
+	}
+	return parts, nil
+}
+
+// candWorkers is how many goroutines decode archived days for a page at
+// most.
+const candWorkers = 2
+
+// known is passes for a decision already made, without making one (for
+// workers sharing the cache); ok is false when it was not made.
+func (pc *passCache) known(name int64, hit bool) (pass, ok bool) {
+	if name < 0 || name >= int64(len(pc.state)) {
+		return false, false
+	}
+	known, yes := uint8(1), uint8(4)
+	if hit {
+		known, yes = 2, 8
+	}
+	st := pc.state[name]
+	return st&yes != 0, st&known != 0
+}
