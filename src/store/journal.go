@@ -33,7 +33,8 @@ import (
 // emptied the tmpfs) and a file is deleted once none of its flows is still
 // waiting in the live database.
 type Journal struct {
-	dir string
+	dir  string
+	mark *scanMark // where the next commit's scan starts; nil: everything
 }
 
 const (
