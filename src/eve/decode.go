@@ -11,6 +11,13 @@ import (
 // Decoder decodes EVE lines. It keeps scratch buffers between calls, so use
 // one Decoder per goroutine.
 type Decoder struct {
+	// Lean skips the members of tls, http and quic objects that only
+	// describe (issuer, fingerprint, validity, TLS and QUIC versions, URL,
+	// method, user agent, QUIC user agent), leaving those fields empty:
+	// flow correlation uses the names, the subject and HTTP's status and
+	// length, and a line's strings are most of what decoding costs.
+	Lean bool
+
 	s scanner
 	// names interns MAC addresses and host names: a home network repeats
 	// the same few dozen devices and a few thousand names all day, so

@@ -211,3 +211,40 @@ func TestParseIPv4Fast(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeLean: a lean decoder keeps what correlation reads and skips
+// the descriptive members, the same line decoding to the same names.
+func TestDecodeLean(t *testing.T) {
+	lines := []string{
+		`{"timestamp":"2024-05-01T10:00:00.000000+0000","flow_id":9,"event_type":"tls","src_ip":"10.0.0.5","src_port":40000,"dest_ip":"203.0.113.7","dest_port":443,"proto":"TCP","tls":{"subject":"CN=a.test","issuerdn":"CN=R3","serial":"04","fingerprint":"aa:bb","sni":"A.Test","version":"TLS 1.3","notbefore":"2024-01-01T00:00:00","notafter":"2024-04-01T00:00:00","ja3":{"hash":"x"}}}`,
+		`{"timestamp":"2024-05-01T10:00:00.000000+0000","flow_id":9,"event_type":"http","src_ip":"10.0.0.5","src_port":40000,"dest_ip":"203.0.113.7","dest_port":80,"proto":"TCP","http":{"hostname":"b.test","url":"/x","http_user_agent":"UA","http_method":"GET","status":200,"length":12}}`,
+		`{"timestamp":"2024-05-01T10:00:00.000000+0000","flow_id":9,"event_type":"quic","src_ip":"10.0.0.5","src_port":40000,"dest_ip":"203.0.113.7","dest_port":443,"proto":"UDP","quic":{"version":1,"sni":"c.test","ua":"x"}}`,
+	}
+	for _, line := range lines {
+		full := mustDecode(t, line)
+		d := eve.Decoder{Lean: true}
+		var lean eve.Event
+		if err := d.Decode([]byte(line), &lean); err != nil {
+			t.Fatalf("lean Decode(%s): %v", line, err)
+		}
+		if lean.Type != full.Type || lean.FlowID != full.FlowID || lean.SrcIP != full.SrcIP || lean.DestPort != full.DestPort {
+			t.Errorf("common fields %+v, want %+v", lean, *full)
+		}
+		switch {
+		case full.TLS != nil:
+			if *lean.TLS != (eve.TLS{SNI: "a.test", Subject: "CN=a.test"}) || full.TLS.Issuer != "CN=R3" {
+				t.Errorf("tls lean %+v full %+v", *lean.TLS, *full.TLS)
+			}
+		case full.HTTP != nil:
+			if *lean.HTTP != (eve.HTTP{Hostname: "b.test", Status: 200, Length: 12}) || full.HTTP.URL != "/x" {
+				t.Errorf("http lean %+v full %+v", *lean.HTTP, *full.HTTP)
+			}
+		case full.QUIC != nil:
+			if *lean.QUIC != (eve.QUIC{SNI: "c.test"}) || full.QUIC.Version != "1" {
+				t.Errorf("quic lean %+v full %+v", *lean.QUIC, *full.QUIC)
+			}
+		default:
+			t.Errorf("no protocol object in %+v", *full)
+		}
+	}
+}

@@ -166,12 +166,24 @@ func (d *Decoder) tls(t *TLS) error {
 		case "subject":
 			t.Subject, err = s.str()
 		case "issuerdn":
+			if d.Lean {
+				return errUnknownField
+			}
 			t.Issuer, err = s.str()
 		case "version":
+			if d.Lean {
+				return errUnknownField
+			}
 			t.Version, err = s.str()
 		case "fingerprint":
+			if d.Lean {
+				return errUnknownField
+			}
 			t.Fingerprint, err = s.str()
 		case "notafter":
+			if d.Lean {
+				return errUnknownField
+			}
 			t.NotAfter, err = s.str()
 		default:
 			return errUnknownField
@@ -187,10 +199,19 @@ func (d *Decoder) http(h *HTTP) error {
 		case "hostname":
 			h.Hostname, err = d.hostname()
 		case "url":
+			if d.Lean {
+				return errUnknownField
+			}
 			h.URL, err = s.str()
 		case "http_method":
+			if d.Lean {
+				return errUnknownField
+			}
 			h.Method, err = s.str()
 		case "http_user_agent":
+			if d.Lean {
+				return errUnknownField
+			}
 			h.UserAgent, err = s.str()
 		case "status":
 			var n int64
@@ -212,6 +233,9 @@ func (d *Decoder) quic(q *QUIC) error {
 		case "sni":
 			q.SNI, err = d.hostname()
 		case "version":
+			if d.Lean {
+				return errUnknownField
+			}
 			if s.peek() == '"' {
 				q.Version, err = s.str()
 			} else {
@@ -220,6 +244,9 @@ func (d *Decoder) quic(q *QUIC) error {
 				q.Version = string(b)
 			}
 		case "ua":
+			if d.Lean {
+				return errUnknownField
+			}
 			q.UA, err = s.str()
 		default:
 			return errUnknownField
