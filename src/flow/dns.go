@@ -33,6 +33,10 @@ type DNSHistory struct {
 	max     int
 	devices map[string]map[netip.Addr][]dnsAnswer
 	size    int
+	// lo and hi bound the expiry times held (exact after each pass over
+	// the history, widened by adds), so that choosing what to evict takes
+	// one pass instead of two.
+	lo, hi eve.Timestamp
 	// Evicted counts answers dropped to stay within the bound.
 	Evicted uint64
 }
@@ -59,13 +63,18 @@ func (h *DNSHistory) Add(device string, at eve.Timestamp, d *eve.DNS) {
 	if len(d.Queries) > 0 {
 		query = d.Queries[0].Name
 	}
-	var parent map[string]string
+	// CNAME target → owner, for the chain walks. A response holds a few;
+	// a list scanned is cheaper than a map made for each.
+	var parentArr [8]cname
+	parent := parentArr[:0]
 	for _, a := range d.Answers {
 		if a.Type == "CNAME" && a.Name != "" {
-			if parent == nil {
-				parent = make(map[string]string, 2)
+			target := eve.NormalizeHostname(a.Data)
+			if i := findCNAME(parent, target); i >= 0 {
+				parent[i].owner = a.Name // a later record wins, as in a map
+			} else {
+				parent = append(parent, cname{target, a.Name})
 			}
-			parent[eve.NormalizeHostname(a.Data)] = a.Name
 		}
 	}
 	for _, a := range d.Answers {
@@ -78,11 +87,11 @@ func (h *DNSHistory) Add(device string, at eve.Timestamp, d *eve.DNS) {
 		}
 		name := a.Name
 		for i := 0; i < maxChain && name != ""; i++ {
-			p, ok := parent[name]
-			if !ok {
+			j := findCNAME(parent, name)
+			if j < 0 {
 				break
 			}
-			name = p
+			name = parent[j].owner
 		}
 		if name == "" {
 			name = query
@@ -98,12 +107,28 @@ func (h *DNSHistory) Add(device string, at eve.Timestamp, d *eve.DNS) {
 	}
 }
 
+// cname is one CNAME record of a response: target's owner.
+type cname struct{ target, owner string }
+
+func findCNAME(list []cname, target string) int {
+	for i := range list {
+		if list[i].target == target {
+			return i
+		}
+	}
+	return -1
+}
+
 func (h *DNSHistory) add(device string, ip netip.Addr, ans dnsAnswer) {
 	byIP := h.devices[device]
 	if byIP == nil {
 		byIP = make(map[netip.Addr][]dnsAnswer)
 		h.devices[device] = byIP
 	}
+	if h.size == 0 {
+		h.lo, h.hi = ans.until, ans.until
+	}
+	h.lo, h.hi = min(h.lo, ans.until), max(h.hi, ans.until)
 	list := byIP[ip]
 	for i := range list {
 		if list[i].name == ans.name {
@@ -170,12 +195,14 @@ func (h *DNSHistory) Lookup(device string, ip netip.Addr, start eve.Timestamp) (
 // over its bound, the oldest answers. It returns how many it dropped.
 func (h *DNSHistory) Expire(now eve.Timestamp) int {
 	dropped := 0
+	lo, hi := eve.Timestamp(1<<62), eve.Timestamp(-1<<62)
 	for dev, byIP := range h.devices {
 		for ip, list := range byIP {
 			kept := list[:0]
 			for _, a := range list {
 				if a.until >= now {
 					kept = append(kept, a)
+					lo, hi = min(lo, a.until), max(hi, a.until)
 				}
 			}
 			dropped += len(list) - len(kept)
@@ -190,6 +217,7 @@ func (h *DNSHistory) Expire(now eve.Timestamp) int {
 		}
 	}
 	h.size -= dropped
+	h.lo, h.hi = lo, hi
 	if h.max > 0 && h.size > h.max {
 		dropped += h.evictOldest(h.size - h.max)
 	}
@@ -201,12 +229,14 @@ func (h *DNSHistory) Expire(now eve.Timestamp) int {
 func (h *DNSHistory) evictOldest(n int) int {
 	cut := h.expiryCutoff(n)
 	dropped := 0
+	lo, hi := eve.Timestamp(1<<62), eve.Timestamp(-1<<62)
 	for dev, byIP := range h.devices {
 		for ip, list := range byIP {
 			kept := list[:0]
 			for _, a := range list {
 				if a.until > cut || dropped >= n {
 					kept = append(kept, a)
+					lo, hi = min(lo, a.until), max(hi, a.until)
 				} else {
 					dropped++
 				}
@@ -222,20 +252,14 @@ func (h *DNSHistory) evictOldest(n int) int {
 		}
 	}
 	h.size -= dropped
+	h.lo, h.hi = lo, hi
 	h.Evicted += uint64(dropped)
 	return dropped
 }
 
 func (h *DNSHistory) expiryCutoff(n int) eve.Timestamp {
 	// Histogram of expiry times in 64 buckets between min and max.
-	lo, hi := eve.Timestamp(1<<62), eve.Timestamp(-1<<62)
-	for _, byIP := range h.devices {
-		for _, list := range byIP {
-			for _, a := range list {
-				lo, hi = min(lo, a.until), max(hi, a.until)
-			}
-		}
-	}
+	lo, hi := h.lo, h.hi
 	if hi <= lo {
 		return hi
 	}
@@ -245,7 +269,9 @@ func (h *DNSHistory) expiryCutoff(n int) eve.Timestamp {
 	for _, byIP := range h.devices {
 		for _, list := range byIP {
 			for _, a := range list {
-				count[(a.until-lo)/width]++
+				// lo and hi are bounds, so this is in range; clamped
+				// all the same, a panic here would stop ingest.
+				count[min(max((a.until-lo)/width, 0), buckets-1)]++
 			}
 		}
 	}
