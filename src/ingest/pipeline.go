@@ -249,7 +249,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
-	var dec eve.Decoder
+	dec := eve.Decoder{Lean: true}
 	var ev eve.Event
 	batch := <-free
 	ticker := time.NewTicker(p.opts.FlushInterval)
@@ -305,7 +305,24 @@ loop:
 				break loop
 			}
 			process(line)
-			if n++; n >= p.opts.BatchSize {
+			n++
+			// Take what else is queued with plain receives, cheaper than
+			// the select over every source a line each; the other cases
+			// wait at most a batch.
+		more:
+			for n < p.opts.BatchSize {
+				select {
+				case line, ok := <-p.lines:
+					if !ok {
+						break loop
+					}
+					process(line)
+					n++
+				default:
+					break more
+				}
+			}
+			if n >= p.opts.BatchSize {
 				n = 0
 				send(false)
 			}
