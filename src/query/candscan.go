@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/pakon/pakon/src/store"
@@ -27,6 +28,7 @@ type candScan struct {
 	timeOnly         bool // no row condition but the range
 	byStart, reverse bool
 	key              func(b *batch, j int32) (kf float64, ki int64)
+	needEnd          bool  // the key reads the end
 	days             []int // rows passing per archived day (each day written by one worker)
 	readOnly         bool  // shared caches only read (workers)
 	parallel         bool  // workers may decode the days
@@ -70,11 +72,11 @@ func (cs *candScan) passes(name int64, hit bool) (bool, error) {
 	return ok, nil
 }
 
-// day counts archived day i (seg, read with the columns the pass needs
-// unless whole and !cands) into p and keeps its candidates when cands.
-// nc are the day's rows per name, when read. whole tells a day every row
-// of which is in the range, and no row condition but it applies.
-func (cs *candScan) day(p *candPart, seg *store.Segment, i int, nc []store.NameCount, whole, cands bool) error {
+// day counts archived day i (seg, read with cs.columns) into p and keeps
+// its candidates when cands. nc are the day's rows per name, when read.
+// inRange tells a day every row of which is in the range, whole one where
+// besides no row condition but the range applies.
+func (cs *candScan) day(p *candPart, seg *store.Segment, i int, nc []store.NameCount, inRange, whole, cands bool) error {
 	s, y := cs.s, cs.s.sym
 	before := p.total
 	defer func() { cs.days[i] = p.total - before }()
@@ -112,12 +114,21 @@ func (cs *candScan) day(p *candPart, seg *store.Segment, i int, nc []store.NameC
 			return nil
 		}
 	}
-	b, err := s.decodeDay(seg, i, cs.need, &p.b)
+	var b *batch
+	var err error
+	if inRange {
+		b, err = cs.decodeInRange(seg, i, cands, &p.b)
+	} else {
+		b, err = s.decodeDay(seg, i, cs.need, &p.b)
+	}
 	if err != nil {
 		return err
 	}
 	names, dests := b.col[store.ColName], b.col[store.ColDestIP]
 	countRows := !whole
+	// An integer key worse than the last of a full heap is turned away
+	// before its name is looked at (when the day's counts need no row).
+	intKey := cs.ord.kind == keyInt && !countRows && cands
 	for k := range b.sel {
 		j := b.sel[k]
 		if cs.reverse {
@@ -133,6 +144,12 @@ func (cs *candScan) day(p *candPart, seg *store.Segment, i int, nc []store.NameC
 				c++
 			}
 			p.counts[c]++
+		}
+		if intKey && p.h.full() {
+			_, ki := cs.key(b, j)
+			if top := p.h.c[0].ki; (!cs.ord.desc && ki > top) || (cs.ord.desc && ki < top) {
+				continue
+			}
 		}
 		if cs.filter {
 			ok, err := cs.passes(name, hit)
@@ -156,13 +173,96 @@ func (cs *candScan) day(p *candPart, seg *store.Segment, i int, nc []store.NameC
 	return nil
 }
 
-// read returns the columns day i is read with: none but the head for a
-// whole day without candidates.
-func (cs *candScan) read(whole, cands bool) []store.Column {
+// read returns the columns a day is read with: none but the head for a
+// whole day without candidates; for a day in the range, start and
+// duration only for candidates (and duration only for a key that needs
+// the end).
+func (cs *candScan) read(inRange, whole, cands bool) []store.Column {
 	if whole && !cands {
 		return nil
 	}
-	return cs.s.read(cs.need)
+	if !inRange {
+		return cs.s.read(cs.need)
+	}
+	need := cs.need | cs.s.filt.cols()
+	if cands {
+		need |= colSet(store.ColStart)
+		if cs.needEnd {
+			need |= colSet(store.ColDur)
+		}
+	}
+	var out []store.Column
+	for c := range store.NumColumns {
+		if need.has(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// decodeInRange is decodeDay for a day every row of which is in the
+// range: the row conditions but the range, and start and end only for
+// candidates.
+func (cs *candScan) decodeInRange(seg *store.Segment, i int, cands bool, b *batch) (*batch, error) {
+	f := &cs.s.filt
+	b.day, b.dayNum, b.n, b.ids, b.active, b.sel = i, seg.Day, seg.Rows, nil, nil, b.sel[:0]
+	if f.none {
+		return b, nil
+	}
+	var err error
+	for c := range store.NumColumns {
+		if c != store.ColStart && c != store.ColDur && (cs.need | f.cols()).has(c) {
+			if b.col[c], err = seg.Column(c, b.col[c]); err != nil {
+				return nil, fmt.Errorf("query: %w", err)
+			}
+		}
+	}
+	for j := range int32(b.n) {
+		if f.rowPasses(b, j) {
+			b.sel = append(b.sel, j)
+		}
+	}
+	if !cands || len(b.sel) == 0 {
+		return b, nil
+	}
+	if b.startMS, err = seg.Column(store.ColStart, b.startMS); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	b.start = slices.Grow(b.start[:0], b.n)[:b.n]
+	for j, ms := range b.startMS {
+		b.start[j] = float64(ms) / 1000.0
+	}
+	if cs.needEnd {
+		if b.durMS, err = seg.Column(store.ColDur, b.durMS); err != nil {
+			return nil, fmt.Errorf("query: %w", err)
+		}
+		b.end = slices.Grow(b.end[:0], b.n)[:b.n]
+		for j, ms := range b.startMS {
+			// all_flows' expression: (p.start + p.dur) / 1000.0.
+			b.end[j] = float64(ms+b.durMS[j]) / 1000.0
+		}
+	}
+	return b, nil
+}
+
+// rowPasses applies the row conditions but the range (those of decodeDay)
+// to row j of b.
+func (f *archFilter) rowPasses(b *batch, j int32) bool {
+	if f.device {
+		if !f.macs[b.col[store.ColMAC][j]] && !f.ips[b.col[store.ColSrcIP][j]] {
+			return false
+		}
+	}
+	if f.apps != nil && !f.apps[b.col[store.ColApp][j]] {
+		return false
+	}
+	if f.ports != nil && !f.ports[b.col[store.ColDestPort][j]] {
+		return false
+	}
+	if f.protos != nil && !f.protoOK(b.col[store.ColProto][j]) {
+		return false
+	}
+	return true
 }
 
 // run scans the archived days, one after the other or with workers, and
@@ -179,18 +279,19 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 			if cs.reverse {
 				i = days - 1 - k
 			}
-			whole := cs.timeOnly && s.whole(i)
+			inRange := s.whole(i)
+			whole := cs.timeOnly && inRange
 			cands := cs.wantCands(p, i)
 			if whole && !cs.needCounts && !cands {
 				p.total += s.arch.Rows(i)
 				cs.days[i] = s.arch.Rows(i)
 				continue
 			}
-			seg, err := s.arch.Segment(ctx, i, cs.read(whole, cands)...)
+			seg, err := s.arch.Segment(ctx, i, cs.read(inRange, whole, cands)...)
 			if err != nil {
 				return nil, fmt.Errorf("query: %w", err)
 			}
-			if err := cs.day(p, seg, i, nil, whole, cands); err != nil {
+			if err := cs.day(p, seg, i, nil, inRange, whole, cands); err != nil {
 				return nil, err
 			}
 		}
@@ -208,10 +309,10 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 	cs.pc.passes(s.sym.empty, false) // sizes the cache
 	cs.readOnly = true
 	type job struct {
-		seg         *store.Segment
-		i           int
-		nc          []store.NameCount
-		whole, cand bool
+		seg                  *store.Segment
+		i                    int
+		nc                   []store.NameCount
+		inRange, whole, cand bool
 	}
 	// The connection reads every day ahead (a few MB) and is then free
 	// for the live rows while the workers decode.
@@ -230,7 +331,7 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 					continue // drain
 				}
 				cands := j.cand && cs.wantCands(parts[w], j.i)
-				errs[w] = cs.day(parts[w], j.seg, j.i, j.nc, j.whole, cands)
+				errs[w] = cs.day(parts[w], j.seg, j.i, j.nc, j.inRange, j.whole, cands)
 			}
 		}()
 	}
@@ -241,14 +342,15 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 			if cs.reverse {
 				i = days - 1 - k
 			}
-			whole := cs.timeOnly && s.whole(i)
+			inRange := s.whole(i)
+			whole := cs.timeOnly && inRange
 			cands := cs.n != 0
 			if whole && !cs.needCounts && !cands {
 				parts[workers].total += s.arch.Rows(i)
 				cs.days[i] = s.arch.Rows(i)
 				continue
 			}
-			seg, err := s.arch.Load(ctx, i, cs.read(whole, cands)...)
+			seg, err := s.arch.Load(ctx, i, cs.read(inRange, whole, cands)...)
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
 			}
@@ -268,7 +370,7 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 				}
 			}
 			select {
-			case jobs <- job{seg: seg, i: i, nc: nc, whole: whole, cand: cands}:
+			case jobs <- job{seg: seg, i: i, nc: nc, inRange: inRange, whole: whole, cand: cands}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}

@@ -171,7 +171,8 @@ func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int, durin
 	cs := &candScan{s: s, pc: pc, ord: &ac.ord, need: need, n: n, filter: pl.filtersNames(),
 		needCounts: pl.filtersNames() || pl.p.Sort == SortHostname,
 		timeOnly:   s.filt.timeOnly() && len(pl.hosts.ips) == 0,
-		byStart:    byStart, reverse: byStart && pl.p.Desc, key: pl.candKey(y), days: make([]int, s.arch.Len())}
+		byStart:    byStart, reverse: byStart && pl.p.Desc, key: pl.candKey(y), days: make([]int, s.arch.Len()),
+		needEnd: pl.p.Sort == SortEnd || pl.p.Sort == SortDuration}
 	// Workers decode the days when every day is decoded anyway and the
 	// sort key needs no new symbols (device and hostname labels do).
 	cs.parallel = pl.p.Sort != SortDevice && pl.p.Sort != SortHostname &&
