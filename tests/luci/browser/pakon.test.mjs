@@ -276,10 +276,37 @@ test('settings: save a setting, status panel, clear with confirmation', async ()
 	await page.click('.cbi-tabmenu li[data-tab="capture"] a');
 	await page.fill('[id="widget.cbid.pakon.monitor.interface"]', 'br-guest');
 	await page.press('[id="widget.cbid.pakon.monitor.interface"]', 'Enter');
+
+	// The IDS alerts and their rules have sections of their own.
+	await page.click('.cbi-tabmenu li[data-tab="alerts"] a');
+	const keep = page.locator('[id="widget.cbid.pakon.alerts.keep"]');
+	assert.equal(await keep.inputValue(), '90d', 'the shipped alert retention');
+	await keep.fill('a while');
+	await keep.dispatchEvent('input');
+	assert.match(await keep.getAttribute('class'), /cbi-input-invalid/);
+	await keep.fill('30d');
+	await keep.dispatchEvent('input');
+	await page.selectOption('[id="widget.cbid.pakon.alerts.notify_severity"]', '2');
+	const hook = page.locator('[id="widget.cbid.pakon.alerts.notify_url"]');
+	await hook.fill('ftp://example.test/');
+	await hook.dispatchEvent('input');
+	assert.match(await hook.getAttribute('class'), /cbi-input-invalid/);
+	await hook.fill('');
+	await hook.dispatchEvent('input');
+	await page.click('.cbi-tabmenu li[data-tab="rules"] a');
+	await page.check('[id="widget.cbid.pakon.rules.update"]');
+	await page.fill('[id="widget.cbid.pakon.rules.url"]', 'mine https://rules.example.test/mine.rules');
+	await page.press('[id="widget.cbid.pakon.rules.url"]', 'Enter');
+
 	await Promise.all([ page.waitForEvent('load'), page.click('.cbi-page-actions .cbi-button-apply') ]);
 	const conf = fs.readFileSync(configFile, 'utf8');
 	assert.match(conf, /option commit_interval '30m'/);
 	assert.match(conf, /list interface 'br-lan'\s+list interface 'br-guest'/);
+	assert.match(conf, /config alerts 'alerts'[^]*?option keep '30d'/);
+	assert.match(conf, /config alerts 'alerts'[^]*?option notify_severity '2'/);
+	assert.doesNotMatch(conf, /^\s*option notify_url/m, 'an emptied field leaves no option');
+	assert.match(conf, /config rules 'rules'[^]*?option update '1'/);
+	assert.match(conf, /list url 'pts https:\/\/[^']+'\s+list url 'mine https:\/\/rules\.example\.test\/mine\.rules'/);
 	assert.match(conf, /option name 'phone'/, 'the rename survives the form save');
 	await page.waitForSelector('#cbi-pakon');
 	await page.click('.cbi-tabmenu li[data-tab="storage"] a');

@@ -9,8 +9,8 @@
 
 /*
  * Settings: pakon's /etc/config/pakon as a form (monitoring, storage,
- * archive, archive rules, domain lists), a live status panel and the
- * "Clear data" action.
+ * archive, archive rules, domain lists, IDS alerts and their rules), a
+ * live status panel and the "Clear data" action.
  */
 
 var callStatus = rpc.declare({
@@ -147,6 +147,58 @@ return view.extend({
 		o.placeholder = '/usr/share/pakon/domains_replace';
 		o = s.option(form.DynamicList, 'ignore', _('Ignore lists'));
 		o.placeholder = '/usr/share/pakon/domains_ignore';
+
+		s = m.section(form.NamedSection, 'alerts', 'alerts', _('IDS alerts'),
+			_('Matches of Suricata\'s rules: how long they are kept and who is told about new ones.'));
+		o = s.option(form.Value, 'keep', _('Keep alerts for'),
+			_('After an alert was last seen; 0 keeps alerts forever.'));
+		o.placeholder = '90d';
+		o.validate = validDuration;
+		o = s.option(form.Value, 'database_limit', _('Alert rows'),
+			_('Most alert rows kept; the least recently seen go first.'));
+		o.datatype = 'range(1,2147483647)';
+		o.placeholder = '20000';
+		o = s.option(form.ListValue, 'notify_severity', _('Notify from severity'),
+			_('New alerts of at least this severity run the command or call the URL below.'));
+		o.value('', _('never'));
+		o.value('1', _('1 (high)'));
+		o.value('2', _('2 (medium)'));
+		o.value('3', _('3 (low)'));
+		o.value('4', _('4 (informational)'));
+		o = s.option(form.Value, 'notify_command', _('Notification command'),
+			_('Run with the alert in its PAKON_ALERT_* environment.'));
+		o.placeholder = '/usr/bin/my-alert-script';
+		o.validate = function(section_id, value) {
+			return (value == null || value === '' || value.charAt(0) == '/') ? true : _('Expecting an absolute path');
+		};
+		o = s.option(form.Value, 'notify_url', _('Notification URL'), _('The alert is POSTed to it as JSON.'));
+		o.placeholder = 'https://example.org/hook';
+		o.validate = function(section_id, value) {
+			return (value == null || value === '' || /^https?:\/\/[^\/\s]+\S*$/.test(value)) ? true
+				: _('Expecting an http:// or https:// URL');
+		};
+		o = s.option(form.Value, 'notify_interval', _('Notify at most every'),
+			_('Per rule and device.'));
+		o.placeholder = '10m';
+		o.validate = validDuration;
+
+		s = m.section(form.NamedSection, 'rules', 'rules', _('Alert rules'),
+			_('The rules Suricata matches. The daily update fetches the sources and URLs, merges the local files and makes Suricata reload them. Large rule sets such as ET Open need several hundred MB of RAM.'));
+		o = s.option(form.Flag, 'update', _('Update daily'));
+		o = s.option(form.Value, 'directory', _('Rules directory'), _('Where suricata.rules is written, on persistent storage.'));
+		o.placeholder = '/srv/pakon/rules';
+		o = s.option(form.DynamicList, 'source', _('suricata-update sources'), _('Names from "suricata-update list-sources", such as et/open.'));
+		o.validate = function(section_id, value) {
+			return (value == null || value === '' || /^[^\s'"$`;&|-][^\s'"$`;&|]{0,63}$/.test(value)) ? true
+				: _('Expecting a source name such as et/open');
+		};
+		o = s.option(form.DynamicList, 'url', _('Rule files by URL'), _('A name, a space and an http:// or https:// URL.'));
+		o.validate = function(section_id, value) {
+			return (value == null || value === '' || /^\S+\s+https?:\/\/\S+$/.test(value)) ? true
+				: _('Expecting a name, a space and a URL');
+		};
+		o = s.option(form.DynamicList, 'local', _('Local rule files'), _('Absolute paths, merged in as they are.'));
+		o.placeholder = '/etc/pakon/local.rules';
 
 		this.statusTable = E('table', { 'class': 'table pakon-status', 'id': 'pakon-status' });
 		this.renderStatus(status);
