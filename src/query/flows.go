@@ -268,8 +268,21 @@ type nameGroup struct {
 // would sort tens of thousands of rows for a few thousand names.
 func (pl *plan) nameGroups(ctx context.Context, s *snapshot) ([]nameGroup, error) {
 	hit, hitArgs := pl.ipHitExpr()
-	q := "SELECT group_concat(length(CAST(f.observed_name AS BLOB)) || ',' || " + hit + " || ',' || f.observed_name, '')" +
-		s.liveFrom(ctx, pl, liveNames) + pl.where()
+	from := s.liveFrom(ctx, pl, liveNames) + pl.where()
+	if len(hitArgs) == 0 {
+		// The names alone, NUL between them: a name holding a NUL shows
+		// as more names than rows, and is read the long way.
+		var rows int
+		var list sql.NullString
+		q := "SELECT count(*), group_concat(f.observed_name, char(0))" + from
+		if err := s.conn.QueryRowContext(ctx, q, pl.args...).Scan(&rows, &list); err != nil {
+			return nil, fmt.Errorf("count flows by name: %w", err)
+		}
+		if out, ok := countNameList(list.String, rows); ok {
+			return out, nil
+		}
+	}
+	q := "SELECT group_concat(length(CAST(f.observed_name AS BLOB)) || ',' || " + hit + " || ',' || f.observed_name, '')" + from
 	var list sql.NullString
 	if err := s.conn.QueryRowContext(ctx, q, append(hitArgs, pl.args...)...).Scan(&list); err != nil {
 		return nil, fmt.Errorf("count flows by name: %w", err)
@@ -279,6 +292,37 @@ func (pl *plan) nameGroups(ctx context.Context, s *snapshot) ([]nameGroup, error
 		return nil, fmt.Errorf("count flows by name: %w", err)
 	}
 	return out, nil
+}
+
+// countNameList counts the names of a NUL-separated list of rows names;
+// ok is false when it holds another number of names.
+func countNameList(list string, rows int) ([]nameGroup, bool) {
+	if rows == 0 {
+		return []nameGroup{}, list == ""
+	}
+	counts := map[string]int{}
+	n := 0
+	for list != "" || n < rows {
+		i := strings.IndexByte(list, 0)
+		if i < 0 {
+			i = len(list)
+		}
+		counts[list[:i]]++
+		n++
+		if i == len(list) {
+			break
+		}
+		list = list[i+1:]
+	}
+	if n != rows {
+		return nil, false
+	}
+	out := make([]nameGroup, 0, len(counts))
+	for name, c := range counts {
+		out = append(out, nameGroup{observed: name, n: c})
+	}
+	slices.SortFunc(out, func(a, b nameGroup) int { return strings.Compare(a.observed, b.observed) })
+	return out, true
 }
 
 // countNames counts the names of a list of "length,hit,name" items (the

@@ -138,3 +138,25 @@ func TestCountNames(t *testing.T) {
 		}
 	}
 }
+
+func TestCountNameList(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		rows int
+		want []nameGroup
+		ok   bool
+	}{
+		{"", 0, []nameGroup{}, true},
+		{"", 1, []nameGroup{{observed: "", n: 1}}, true},
+		{"\x00\x00", 3, []nameGroup{{observed: "", n: 3}}, true},
+		{"b.com\x00a.com\x00b.com\x00", 4, []nameGroup{{observed: "", n: 1}, {observed: "a.com", n: 1}, {observed: "b.com", n: 2}}, true},
+		{"a\x00b", 1, nil, false}, // one name holding a NUL
+		{"a\x00b", 3, nil, false},
+		{"a", 0, nil, false},
+	} {
+		got, ok := countNameList(tc.list, tc.rows)
+		if ok != tc.ok || (ok && !slices.Equal(got, tc.want)) {
+			t.Errorf("%q (%d rows): %v, %v; want %v, %v", tc.list, tc.rows, got, ok, tc.want, tc.ok)
+		}
+	}
+}
