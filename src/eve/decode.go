@@ -25,6 +25,11 @@ type Decoder struct {
 	names map[string]string
 	// recent caches names' entries, words interned's.
 	recent, words stringCache
+	// minute is the last timestamp parsed in Suricata's own form, whose
+	// date, hour, minute and zone the next ones most likely share; at is
+	// that minute's start.
+	minute [len(suricataForm)]byte
+	at     Timestamp
 	// InternResets counts how often the intern table filled up and was
 	// emptied (a network with more distinct names than it holds).
 	InternResets uint64
@@ -92,6 +97,41 @@ func (d *Decoder) fields(prefix string, fn func(key []byte) error) error {
 		}
 		return &FieldError{Field: prefix + string(key), Err: err}
 	})
+}
+
+// suricataForm is the form of EVE timestamps.
+const suricataForm = "2006-01-02T15:04:05.000000+0000"
+
+// parseTimestamp is ParseTimestamp that, for timestamps in Suricata's
+// form, parses only seconds and microseconds when the rest is that of the
+// timestamp parsed last.
+func (d *Decoder) parseTimestamp(b []byte) (Timestamp, error) {
+	const sec, frac, zone = 17, 20, 26
+	if len(b) != len(suricataForm) || b[sec-1] != ':' || b[frac-1] != '.' {
+		return ParseTimestamp(b)
+	}
+	var n int64 // seconds and microseconds, as one number
+	for _, c := range b[sec:zone] {
+		if c == '.' {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return ParseTimestamp(b) // to say what is wrong
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n > 60_999_999 {
+		return ParseTimestamp(b)
+	}
+	if d.at != 0 && string(b[:sec]) == string(d.minute[:sec]) && string(b[zone:]) == string(d.minute[zone:]) {
+		return d.at + Timestamp(n), nil
+	}
+	t, err := ParseTimestamp(b)
+	if err == nil {
+		copy(d.minute[:], b)
+		d.at = t - Timestamp(n)
+	}
+	return t, err
 }
 
 // FieldError reports a field whose value has the wrong type or form.
@@ -164,7 +204,7 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 		case "timestamp":
 			var b []byte
 			if b, err = s.rawString(); err == nil {
-				ev.Timestamp, err = ParseTimestamp(b)
+				ev.Timestamp, err = d.parseTimestamp(b)
 			}
 		case "event_type":
 			eventType, err = d.internedStr()
@@ -400,7 +440,7 @@ func (d *Decoder) timestamp() (Timestamp, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ParseTimestamp(b)
+	return d.parseTimestamp(b)
 }
 
 func (d *Decoder) flow(f *Flow) error {

@@ -248,3 +248,23 @@ func TestDecodeLean(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeTimestampSequence: timestamps decoded one after another (the
+// decoder reuses the minute of the last one) equal ParseTimestamp's.
+func TestDecodeTimestampSequence(t *testing.T) {
+	var d eve.Decoder
+	for _, ts := range []string{
+		"2024-05-01T10:00:00.000000+0000", "2024-05-01T10:00:59.999999+0000", "2024-05-01T10:00:60.000000+0000",
+		"2024-05-01T10:01:00.000001+0000", "2024-05-01T10:01:07.250000+0200", "2024-05-01T10:01:07.250000+0000",
+		"2024-05-01T10:01:07.25Z", "2024-05-01T10:01:08.500000+0000", "2024-05-02T10:01:08.500000+0000",
+		"2024-05-02T10:01:08.500000-0130", "2024-05-02T10:01:61.000000+0000", "2024-05-02T10:01:0x.000000+0000",
+		"2024-05-02T10:01:08.500000-0130",
+	} {
+		want, wantErr := eve.ParseTimestamp([]byte(ts))
+		var ev eve.Event
+		err := d.Decode([]byte(`{"timestamp":"`+ts+`","event_type":"stats"}`), &ev)
+		if (err != nil) != (wantErr != nil) || ev.Timestamp != want {
+			t.Errorf("%s: %d %v, want %d %v", ts, ev.Timestamp, err, want, wantErr)
+		}
+	}
+}

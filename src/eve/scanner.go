@@ -68,6 +68,9 @@ func (s *scanner) expect(c byte) error {
 	return s.expectSlow(c)
 }
 
+// expectSlow is kept out of line, so that expect is inlined.
+//
+//go:noinline
 func (s *scanner) expectSlow(c byte) error {
 	if s.peek() != c {
 		if s.pos >= len(s.data) {
@@ -94,7 +97,9 @@ func (s *scanner) object(fn func(key []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := s.expect(':'); err != nil {
+		if s.pos < len(s.data) && s.data[s.pos] == ':' {
+			s.pos++
+		} else if err := s.expectSlow(':'); err != nil {
 			return err
 		}
 		if err := fn(key); err != nil {
@@ -177,7 +182,10 @@ func quoteOrEscape(b []byte) int {
 // characters are accepted: Suricata escapes them, and refusing a line for
 // one would lose an event over nothing.
 func (s *scanner) rawString() ([]byte, error) {
-	if err := s.expect('"'); err != nil {
+	// expect, by hand: it is too big to be inlined.
+	if s.pos < len(s.data) && s.data[s.pos] == '"' {
+		s.pos++
+	} else if err := s.expectSlow('"'); err != nil {
 		return nil, err
 	}
 	start := s.pos
