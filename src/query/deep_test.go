@@ -55,3 +55,38 @@ func TestDeepStartPages(t *testing.T) {
 		}
 	}
 }
+
+// TestBackHalfPages reads pages in the back half of the rows, which the
+// engine reads from the other end when every row is live (the flat
+// database always): every sort key both ways must give SQL's pages.
+func TestBackHalfPages(t *testing.T) {
+	tieredDB, flatDB := tieredDBs(t)
+	opts := query.Options{Lists: shippedLists(t), Now: func() time.Time { return tiersNow }}
+	te, fe := query.New(tieredDB, opts), query.New(flatDB, opts)
+	week := tiersNow.Add(-7 * 24 * time.Hour)
+	for _, fl := range []query.Params{{}, {NoFilter: true}, {DestPorts: []int{443}}} {
+		fl.Start = week
+		all, err := fe.Flows(ctx, fl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range append(query.SortKeys(), "") {
+			for _, desc := range []bool{false, true} {
+				for _, pg := range []struct{ limit, offset int }{{25, all.Total/2 + 1}, {25, all.Total - 25}, {25, all.Total - 3},
+					{1, all.Total - 1}, {7, all.Total * 3 / 4}} {
+					p := fl
+					p.Sort, p.Desc, p.Limit, p.Offset = key, desc, pg.limit, pg.offset
+					n := fmt.Sprintf("%v/%s/%v/%d+%d", fl.DestPorts, key, desc, pg.offset, pg.limit)
+					same(t, n, te, fe, func(e *query.Engine) (*query.Result, error) { return e.Flows(ctx, p) })
+					res, err := fe.Flows(ctx, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := min(pg.limit, all.Total-pg.offset); len(res.Rows) != want {
+						t.Errorf("%s: %d rows, want %d", n, len(res.Rows), want)
+					}
+				}
+			}
+		}
+	}
+}

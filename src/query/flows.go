@@ -93,15 +93,18 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 		where = pl.where(nameCond)
 		args = append(args, nameArgs...)
 	}
-	dir := " ASC"
-	if p.Desc {
-		dir = " DESC"
+	orderBy := func(desc bool) string {
+		dir := " ASC"
+		if desc {
+			dir = " DESC"
+		}
+		order := " ORDER BY " + flowOrder(p.Sort) + dir
+		if p.Sort != "" && p.Sort != SortStart {
+			order += ", f.start" + dir
+		}
+		return order + ", f.id" + dir
 	}
-	order := " ORDER BY " + flowOrder(p.Sort) + dir
-	if p.Sort != "" && p.Sort != SortStart {
-		order += ", f.start" + dir
-	}
-	order += ", f.id" + dir
+	order := orderBy(p.Desc)
 	use := liveRows
 	if p.Sort == "" || p.Sort == SortStart {
 		use = liveStartPage
@@ -123,11 +126,20 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 		res.Rows = rows
 		return res, nil
 	}
+	// A page in the back half of the rows (all live, counted exactly) is
+	// read from the other end: the order is total (key, start, id), so
+	// the same rows come back, in reverse.
+	reverse := p.Limit > 0 && ac.total == 0 && p.Offset > res.Total/2
 	q := prefix + "SELECT " + flowColumns + from + join + where + order
-	if p.Limit > 0 {
+	switch {
+	case reverse:
+		end := min(p.Offset+p.Limit, res.Total)
+		q = prefix + "SELECT " + flowColumns + from + join + where + orderBy(!p.Desc) + " LIMIT ? OFFSET ?"
+		args = append(args, end-p.Offset, res.Total-end)
+	case p.Limit > 0:
 		q += " LIMIT ? OFFSET ?"
 		args = append(args, p.Limit, p.Offset)
-	} else if p.Offset > 0 {
+	case p.Offset > 0:
 		q += " LIMIT -1 OFFSET ?"
 		args = append(args, p.Offset)
 	}
@@ -146,6 +158,9 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query flows: %w", err)
+	}
+	if reverse {
+		slices.Reverse(res.Rows)
 	}
 	return res, nil
 }
