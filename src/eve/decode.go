@@ -17,6 +17,12 @@ type Decoder struct {
 	// flow correlation uses the names, the subject and HTTP's status and
 	// length, and a line's strings are most of what decoding costs.
 	Lean bool
+	// Reuse lets Decode fill the protocol objects (Flow, DNS, …) of the
+	// event it decoded before, instead of allocating new ones: the caller
+	// must be done with an event, and everything it points to, before it
+	// decodes the next.
+	Reuse bool
+	spare spares
 
 	s scanner
 	// names interns MAC addresses and host names: a home network repeats
@@ -227,25 +233,25 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 		case "direction":
 			ev.Direction, err = d.internedStr()
 		case "flow":
-			ev.Flow = new(Flow)
+			ev.Flow = d.newFlow()
 			err = d.flow(ev.Flow)
 		case "dns":
-			ev.DNS = new(DNS)
+			ev.DNS = d.newDNS()
 			err = d.dns(ev.DNS)
 		case "tls":
-			ev.TLS = new(TLS)
+			ev.TLS = d.newTLS()
 			err = d.tls(ev.TLS)
 		case "http":
-			ev.HTTP = new(HTTP)
+			ev.HTTP = d.newHTTP()
 			err = d.http(ev.HTTP)
 		case "quic":
-			ev.QUIC = new(QUIC)
+			ev.QUIC = d.newQUIC()
 			err = d.quic(ev.QUIC)
 		case "dhcp":
-			ev.DHCP = new(DHCP)
+			ev.DHCP = d.newDHCP()
 			err = d.dhcp(ev.DHCP)
 		case "alert":
-			ev.Alert = new(Alert)
+			ev.Alert = d.newAlert()
 			err = d.alert(ev.Alert)
 		default:
 			return errUnknownField

@@ -2,11 +2,14 @@ package eve_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pakon/pakon/src/eve"
+	"github.com/pakon/pakon/src/eve/evetest"
 )
 
 func mustDecode(t *testing.T, line string) *eve.Event {
@@ -265,6 +268,37 @@ func TestDecodeTimestampSequence(t *testing.T) {
 		err := d.Decode([]byte(`{"timestamp":"`+ts+`","event_type":"stats"}`), &ev)
 		if (err != nil) != (wantErr != nil) || ev.Timestamp != want {
 			t.Errorf("%s: %d %v, want %d %v", ts, ev.Timestamp, err, want, wantErr)
+		}
+	}
+}
+
+// TestDecodeReuse: a decoder that reuses its protocol objects decodes
+// every line of a mixed stream as a fresh one does.
+func TestDecodeReuse(t *testing.T) {
+	lines := evetest.New(5, 3, time.Unix(1_700_000_000, 0)).Lines(3000)
+	lines = append(lines,
+		[]byte(`{"timestamp":"2024-05-01T10:00:00.000000+0000","flow_id":7,"event_type":"dns","src_ip":"10.0.0.5","src_port":40000,"dest_ip":"10.0.0.1","dest_port":53,"proto":"UDP","dns":{"version":3,"type":"response","id":1,"rcode":"NOERROR","queries":[{"rrname":"a.test","rrtype":"A"}],"answers":[{"rrname":"a.test","rrtype":"A","ttl":5,"rdata":"192.0.2.1"}]}}`),
+		[]byte(`{"timestamp":"2024-05-01T10:00:00.000000+0000","flow_id":7,"event_type":"dns","src_ip":"10.0.0.5","src_port":40000,"dest_ip":"10.0.0.1","dest_port":53,"proto":"UDP","dns":{"version":2,"type":"query","id":2,"rrname":"b.test","rrtype":"AAAA"}}`))
+	// show prints an event with what its pointers point to.
+	show := func(ev eve.Event) string {
+		objs := []any{ev.Flow, ev.DNS, ev.TLS, ev.HTTP, ev.QUIC, ev.DHCP, ev.Alert}
+		ev.Flow, ev.DNS, ev.TLS, ev.HTTP, ev.QUIC, ev.DHCP, ev.Alert = nil, nil, nil, nil, nil, nil, nil
+		out := fmt.Sprintf("%+v", ev)
+		for _, p := range objs {
+			out += fmt.Sprintf(" %+v", p)
+		}
+		return out
+	}
+	fresh, reuse := eve.Decoder{}, eve.Decoder{Reuse: true}
+	for _, l := range lines {
+		var a, b eve.Event
+		errA, errB := fresh.Decode(l, &a), reuse.Decode(l, &b)
+		if (errA != nil) != (errB != nil) {
+			t.Fatalf("%s: errors %v and %v", l, errA, errB)
+		}
+		sa, sb := show(a), show(b)
+		if sa != sb {
+			t.Fatalf("%s:\n fresh %s\n reuse %s", l, sa, sb)
 		}
 	}
 }

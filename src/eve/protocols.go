@@ -84,7 +84,7 @@ func (d *Decoder) dns(x *DNS) error {
 		x.Response = true
 	}
 	if v2Name != "" && len(x.Queries) == 0 {
-		x.Queries = []Question{{Name: v2Name, Type: v2Type}}
+		x.Queries = append(x.Queries, Question{Name: v2Name, Type: v2Type})
 	}
 	if x.Version == 0 {
 		x.Version = 2

@@ -249,7 +249,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
-	dec := eve.Decoder{Lean: true}
+	// The correlator copies what it keeps from an event before the next
+	// one is decoded, so the decoder may reuse its objects.
+	dec := eve.Decoder{Lean: true, Reuse: true}
 	var ev eve.Event
 	batch := <-free
 	ticker := time.NewTicker(p.opts.FlushInterval)
