@@ -65,23 +65,35 @@ clean:
 # SQLite, linked statically: OpenWrt's C library is musl and these
 # compilers link glibc, so only a static binary runs on both. netgo and
 # osusergo keep glibc's NSS (which a static glibc cannot load) out.
-# No mipsel_24kc: Debian's mipsel glibc is hard-float only, and the 24Kc
-# has no FPU (docs/bench/binary-size.md says why precisely); build it in
-# the OpenWrt buildroot (Makefile.openwrt). The Go build cache makes
-# rebuilds quick.
-CROSS_ARCHS   := aarch64_generic arm_cortex-a7_neon-vfpv4
+# mipsel_24kc: the 24Kc has no FPU and OpenWrt's kernels do not emulate
+# one, so Go runs with GOMIPS=softfloat and SQLite is compiled -msoft-float
+# against Debian's mipsel glibc, which is hard-float only; MIPSEL_RT
+# (packaging/mipsel/softfloat-rt.sh, from Debian's gcc-12-source) adds the
+# soft-float arithmetic (libgcc.a's uses the FPU) and integer-only
+# setjmp/longjmp (glibc's save FPU registers at start-up), forced in
+# before libc.a with -u. docs/bench/binary-size.md says why precisely.
+# The Go build cache makes rebuilds quick.
+CROSS_ARCHS   := aarch64_generic arm_cortex-a7_neon-vfpv4 mipsel_24kc
 CROSS_TAGS    := $(TAGS) netgo osusergo
-CROSS_LDFLAGS := $(LDFLAGS) -linkmode external -extldflags '-static'
+CROSS_LDFLAGS  = $(LDFLAGS) -linkmode external -extldflags '-static $(CROSS_EXTLDFLAGS_$*)'
 CROSS_ENV_aarch64_generic          := GOARCH=arm64 CC=aarch64-linux-gnu-gcc
 CROSS_ENV_arm_cortex-a7_neon-vfpv4 := GOARCH=arm GOARM=7 CC=arm-linux-gnueabihf-gcc
+MIPSEL_RT                          := $(CURDIR)/dist/mipsel-rt
+CROSS_ENV_mipsel_24kc              := GOARCH=mipsle GOMIPS=softfloat CC=mipsel-linux-gnu-gcc CGO_CFLAGS='-O2 -g -I$(MIPSEL_RT)/include'
+CROSS_EXTLDFLAGS_mipsel_24kc       := -Wl,-u,__sigsetjmp_aux -Wl,-u,__longjmp $(MIPSEL_RT)/libsoftfp.a
 # Package version: the last commit's date and time (UTC), valid for opkg
 # and apk; packages are reproducible (every entry has the commit's time).
 IPK_VERSION ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y.%m.%d.%H%M%S 2>/dev/null || echo 0)-1
 IPK_MTIME   ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 
-.PHONY: cross ipk test-cross test-packaging
+.PHONY: cross ipk test-cross test-cross-mipsel test-packaging
 
 cross: $(addprefix cross-,$(CROSS_ARCHS))
+
+cross-mipsel_24kc: $(MIPSEL_RT)/libsoftfp.a
+
+$(MIPSEL_RT)/libsoftfp.a: packaging/mipsel/softfloat-rt.sh packaging/mipsel/setjmp.S
+	sh packaging/mipsel/softfloat-rt.sh $(MIPSEL_RT)
 
 cross-%:
 	$(if $(CROSS_ENV_$*),,$(error no cross build for "$*"; the architectures are $(CROSS_ARCHS)))
@@ -99,6 +111,12 @@ ipk: cross
 # run under qemu-user.
 test-cross:
 	GO='$(GO)' TAGS='$(CROSS_TAGS)' sh packaging/test-cross.sh aarch64 armv7
+
+# Unit tests of src/... for mipsel_24kc, soft-float, each package's test
+# binary run under qemu-user on a 24Kc (no FPU): a floating-point
+# instruction anywhere they reach ends the package with SIGILL.
+test-cross-mipsel: $(MIPSEL_RT)/libsoftfp.a
+	GO='$(GO)' TAGS='$(CROSS_TAGS)' MIPSEL_RT='$(MIPSEL_RT)' sh packaging/test-cross.sh mipsel
 
 # The packaging tests, including the install test of the packages in dist/.
 test-packaging: ipk
