@@ -21,7 +21,7 @@ if [ ! -f "$bp" ]; then
 	need_update=1
 fi
 
-pkgs="tcpdump iproute2 procps jq sqlite3 dnsmasq dbus udhcpc chromium busybox gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user"
+pkgs="tcpdump iproute2 procps jq curl wget sqlite3 dnsmasq dbus udhcpc chromium busybox gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross gcc-mipsel-linux-gnu libc6-dev-mipsel-cross gcc-12-source qemu-user"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

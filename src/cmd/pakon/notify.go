@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -28,7 +28,7 @@ type notifier struct {
 	cfg    config.Alerts
 	engine *query.Engine
 	log    *slog.Logger
-	client *http.Client
+	post   []poster // HTTP clients to try for notify_url, in order
 	now    func() time.Time
 
 	since time.Time            // alerts last seen after this are new
@@ -36,7 +36,7 @@ type notifier struct {
 }
 
 func newNotifier(cfg config.Alerts, engine *query.Engine, log *slog.Logger) *notifier {
-	return &notifier{cfg: cfg, engine: engine, log: log, client: &http.Client{Timeout: 10 * time.Second},
+	return &notifier{cfg: cfg, engine: engine, log: log, post: posters,
 		now: time.Now, since: time.Now(), last: map[string]time.Time{}}
 }
 
@@ -107,17 +107,7 @@ func (n *notifier) send(ctx context.Context, a *query.AlertRow) error {
 	}
 	if n.cfg.NotifyURL != "" {
 		body, _ := json.Marshal(a)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.NotifyURL, bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-			var resp *http.Response
-			if resp, err = n.client.Do(req); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode >= 300 {
-					err = fmt.Errorf("HTTP %s", resp.Status)
-				}
-			}
-		}
+		err := postJSON(ctx, n.post, n.cfg.NotifyURL, body)
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("post to %s: %w", n.cfg.NotifyURL, err)
 		}
@@ -147,4 +137,66 @@ func notifyEnv(a *query.AlertRow) []string {
 		"PAKON_ALERT_COUNT=" + strconv.FormatInt(a.Count, 10),
 		"PAKON_ALERT_LAST_SEEN=" + strconv.FormatFloat(a.LastSeen, 'f', 0, 64),
 	}
+}
+
+// poster is an HTTP client program that POSTs a file. pakon has no HTTP
+// stack of its own: Go's (with TLS) would add about 2.7 MB to a router's
+// binary for one notification now and then, while every router has
+// uclient-fetch and every Debian host curl or wget.
+type poster struct {
+	name string
+	args func(url, file string) []string
+}
+
+// posters are tried in order; the first one on $PATH posts.
+var posters = []poster{
+	{"curl", func(url, file string) []string {
+		return []string{"-fsS", "--max-time", "10", "-o", "/dev/null", "-H", "Content-Type: application/json",
+			"--data-binary", "@" + file, url}
+	}},
+	{"uclient-fetch", wgetArgs},
+	{"wget", wgetArgs},
+}
+
+// wgetArgs are the arguments of uclient-fetch and wget (GNU's and
+// BusyBox's), which share them. Not quiet: what they print goes into the
+// error when the post fails (an HTTP status, a TLS problem).
+func wgetArgs(url, file string) []string {
+	return []string{"-T", "10", "-O", "/dev/null", "--header=Content-Type: application/json",
+		"--post-file=" + file, url}
+}
+
+// postJSON POSTs body to url with the first of clients found. The body
+// goes through a private temporary file, not the command line, which
+// other users could read.
+func postJSON(ctx context.Context, clients []poster, url string, body []byte) error {
+	var p poster
+	var path string
+	for _, c := range clients {
+		if found, err := exec.LookPath(c.name); err == nil {
+			p, path = c, found
+			break
+		}
+	}
+	if path == "" {
+		return errors.New("no HTTP client to post with (install curl, wget, or uclient-fetch on OpenWrt)")
+	}
+	f, err := os.CreateTemp("", "pakon-alert-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, path, p.args(url, f.Name())...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w: %s", p.name, err, bytes.TrimSpace(out))
+	}
+	return nil
 }
