@@ -12,8 +12,8 @@ import (
 
 // candScan is the pass over archived days that counts their rows per
 // observed name and keeps the page's candidates (see archiveCandidates).
-// With two cores or more, two workers decode the days, each counting into
-// its own counts and keeping its own candidates, while the connection
+// With three cores or more, two workers decode the days, each counting
+// into its own counts and keeping its own candidates, while the connection
 // reads the next days and then the live rows' counts; the parts are added
 // up at the end (the same rows, in any order: the page is selected by the
 // full order, key, start and id).
@@ -271,7 +271,9 @@ func (f *archFilter) rowPasses(b *batch, j int32) bool {
 func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, error) {
 	s := cs.s
 	days := s.arch.Len()
-	workers := min(runtime.GOMAXPROCS(0), candWorkers, days)
+	// The connection keeps a core of its own: on two cores, workers cost
+	// CPU time (Load's buffers, their collection) and waited as long.
+	workers := min(runtime.GOMAXPROCS(0)-1, candWorkers, days)
 	if !cs.parallel || workers <= 1 {
 		p := &candPart{h: candHeap{ord: cs.ord, max: cs.n}}
 		for k := range days {

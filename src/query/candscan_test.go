@@ -9,7 +9,7 @@ import (
 	"github.com/pakon/pakon/src/query"
 )
 
-// TestCandidateWorkers pages through the tiers with one worker and with
+// TestCandidateWorkers pages through the tiers without workers and with
 // two, whose candidates (and counts) are merged: sort keys with many
 // ties (flows, port, proto) must break them by start and id exactly as
 // SQL does, whichever worker kept a row.
@@ -21,7 +21,7 @@ func TestCandidateWorkers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	filters := []query.Params{{}, {DestPorts: []int{443, 80}}, {Hostnames: []string{"203.0.113.3", "example.com"}},
 		{Protos: []string{"tcp"}, End: tiersNow.Add(-40 * time.Hour)}}
-	for _, procs := range []int{1, 2} {
+	for _, procs := range []int{1, 3} { // workers need a core besides the connection's
 		runtime.GOMAXPROCS(procs)
 		for fi, fl := range filters {
 			for _, key := range []string{query.SortBytes, query.SortFlows, query.SortPort, query.SortProto, query.SortStart} {
