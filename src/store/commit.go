@@ -397,11 +397,13 @@ func (db *DB) markJournaled(ctx context.Context, keys []int64) error {
 }
 
 // paced runs step over [0, n) in slices of up to size, each its own
-// transaction on the live database, and pauses between slices for as long
-// as the last one took (at least pacedGap). SQLite's busy handler makes a
-// waiting writer sleep in growing steps; without the pause, back-to-back
-// transactions would take the lock again each time before the
-// pipeline's writer wakes, and ingest would wait for all of them.
+// transaction on the live database, and pauses between slices. SQLite's
+// busy handler makes a waiting writer sleep in growing steps (1 ms at
+// first, 100 ms at most); without the pause, back-to-back transactions
+// would take the lock again each time before the pipeline's writer wakes,
+// and ingest would wait for all of them. The pause is as long as the
+// slice took, between pacedGap and pacedMaxGap: no longer than the step
+// the writer can have reached.
 func paced(ctx context.Context, n, size int, step func(i, j int) error) error {
 	for i := 0; i < n; i += size {
 		start := time.Now()
@@ -414,15 +416,18 @@ func paced(ctx context.Context, n, size int, step func(i, j int) error) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(max(time.Since(start), pacedGap)):
+		case <-time.After(min(max(time.Since(start), pacedGap), pacedMaxGap)):
 		}
 	}
 	return nil
 }
 
-// pacedGap is paced's shortest pause: a little more than the busy
-// handler's longest sleep in its first 100 ms (25 ms).
-const pacedGap = 30 * time.Millisecond
+// pacedGap and pacedMaxGap bound paced's pause: a little more than the
+// busy handler's sleep in its first 100 ms (25 ms), and its longest.
+const (
+	pacedGap    = 30 * time.Millisecond
+	pacedMaxGap = 100 * time.Millisecond
+)
 
 func (db *DB) markSlice(ctx context.Context, keys []int64) error {
 	tx, err := db.sql.BeginTx(ctx, nil)

@@ -151,8 +151,8 @@ func (lc *lifecycle) run(ctx context.Context) {
 		case <-t.C:
 		}
 		commitErr := lc.commit(ctx, func(take func(*flow.Correlator)) error { return lc.pipe.Sync(ctx, take) })
-		if errors.Is(commitErr, errStopping) {
-			return
+		if errors.Is(commitErr, errStopping) || ctx.Err() != nil {
+			return // stopping: checkpoint commits what is left
 		}
 		if commitErr != nil {
 			lc.fail("commit", commitErr)
