@@ -29,37 +29,43 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 		port         int
 		proto        string
 	}
+	// Groups live in slabs, not one allocation each: a four-week
+	// aggregate has tens of thousands, and the garbage collector's work
+	// was a third of its time.
 	groups := map[key]*aggRow{}
+	var slab []aggRow
+	var order []*Row
 	err = pl.groups(ctx, e, true, func(g *groupRow) {
 		k := key{g.deviceKey(), pl.hostKey(g.observed, g.hostIP), g.port, g.proto}
 		a := groups[k]
 		if a == nil {
-			a = &aggRow{host: k.host}
+			if len(slab) == cap(slab) {
+				slab = make([]aggRow, 0, 1024)
+			}
+			slab = append(slab, aggRow{host: k.host})
+			a = &slab[len(slab)-1]
 			groups[k] = a
+			order = append(order, &a.r)
 		}
 		a.add(g)
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Rows are sorted by pointer (a Row is a few hundred bytes, and a
-	// four-week aggregate has tens of thousands), and only the page's
-	// rows get their decoded name.
-	all := make([]Row, 0, len(groups))
+	// Each group's row is completed in place and sorted by pointer (a Row
+	// is a few hundred bytes); only the page's rows get their decoded
+	// name.
 	for _, a := range groups {
-		r := a.row()
+		a.complete()
+		r := &a.r
 		r.Duration = r.End - r.Start
 		if name, src, ok := pl.devs.name(r.MAC); ok {
 			r.Device, r.DeviceSource = &name, src
 		}
 		// The group's name, also when its observed names differ.
 		r.Hostname = a.host
-		all = append(all, r)
 	}
-	order := make([]*Row, len(all))
-	for i := range all {
-		order[i] = &all[i]
-	}
+	total := len(order)
 	sortRows(order, p.Sort, p.Desc)
 	order = page(order, p.Limit, p.Offset)
 	rows := make([]Row, len(order))
@@ -67,7 +73,7 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 		rows[i] = *r
 		rows[i].HostnameUnicode = unicodeOf(r.Hostname)
 	}
-	return &Result{Rows: rows, Total: len(all)}, nil
+	return &Result{Rows: rows, Total: total}, nil
 }
 
 // groupRow is one SQL group: the flows of one device to one observed
@@ -169,7 +175,7 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 					appNF = y.empty
 				}
 				src := c[store.ColSrcIP][j]
-				t.add(packKey(k, y.empty), k, &gacc{app: appNF, appAny: app, srcMin: src, srcMax: src, destMin: dest, destMax: dest,
+				t.add(packKey(k, y.empty), &gacc{app: appNF, appAny: app, srcMin: src, srcMax: src, destMin: dest, destMax: dest,
 					nsMin: c[store.ColSource][j], nsMax: c[store.ColSource][j], flows: c[store.ColFlows][j],
 					sent: c[store.ColBytesSent][j], received: c[store.ColBytesRcv][j], start: b.start[j], end: b.end[j],
 					active: b.isActive(j)}, less)
@@ -190,8 +196,8 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 		return err
 	}
 	var g groupRow
-	for i, k := range global.keys {
-		a := &global.accs[i]
+	for i, pk := range global.index.keys {
+		k, a := unpackKey(pk, y.empty), &global.accs[i]
 		g = groupRow{mac: y.str(k.mac), devIP: y.str(k.devIP), observed: y.str(k.name), hostIP: y.str(k.hostIP),
 			ipHit: k.hit, port: int(k.port), proto: y.str(k.proto), app: y.str(a.app), appAny: y.str(a.appAny),
 			srcMin: y.str(a.srcMin), srcMax: y.str(a.srcMax), destMin: y.str(a.destMin), destMax: y.str(a.destMax),
@@ -221,6 +227,23 @@ func packKey(k gkey, empty int64) [2]uint64 {
 	return pk
 }
 
+// unpackKey is packKey reversed.
+func unpackKey(pk [2]uint64, empty int64) gkey {
+	k := gkey{mac: empty, devIP: empty, name: empty, hostIP: empty, hit: pk[1]&1 != 0,
+		port: int64(int32(uint32(pk[1] >> 1))), proto: int64(pk[1] >> 33)}
+	if dev := int64(pk[0] >> 32); dev&(1<<31) != 0 {
+		k.devIP = dev &^ (1 << 31)
+	} else {
+		k.mac = dev
+	}
+	if host := int64(pk[0] & 0xffffffff); host&(1<<31) != 0 {
+		k.hostIP = host &^ (1 << 31)
+	} else {
+		k.name = host
+	}
+	return k
+}
+
 // groupDays sums the archived days into global. An archived day is summed
 // in a table of its own, small enough to stay in the CPU's cache, and then
 // into the whole range's. With two cores or more, two workers sum the days
@@ -229,8 +252,8 @@ func packKey(k gkey, empty int64) [2]uint64 {
 func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *groupTable, pc *passCache,
 	add func(*groupTable, *passCache) func(*batch) error, less func(a, b int64) bool) error {
 	fold := func(dst, day *groupTable) {
-		for i, k := range day.keys {
-			dst.add(day.index.keys[i], k, &day.accs[i], less)
+		for i, pk := range day.index.keys {
+			dst.add(pk, &day.accs[i], less)
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), groupWorkers, s.arch.Len())
@@ -253,8 +276,14 @@ func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *g
 	type job struct {
 		seg *store.Segment
 		i   int
+		buf *[]byte
 	}
 	jobs := make(chan job, workers)
+	// Segments are read into buffers the workers hand back.
+	bufs := make(chan *[]byte, workers+2)
+	for range cap(bufs) {
+		bufs <- new([]byte)
+	}
 	parts := make([]*groupTable, workers)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -265,34 +294,34 @@ func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *g
 			defer wg.Done()
 			day, b := newGroupTable(1<<14), &batch{}
 			toDay := add(day, pc)
-			for j := range jobs {
-				if errs[w] != nil {
-					continue // drain
-				}
-				if _, err := s.decodeDay(j.seg, j.i, need, b); err != nil {
-					errs[w] = err
-					continue
-				}
-				if len(b.sel) == 0 {
-					continue
+			sumDay := func(seg *store.Segment, i int) error {
+				if _, err := s.decodeDay(seg, i, need, b); err != nil || len(b.sel) == 0 {
+					return err
 				}
 				day.reset()
 				if err := toDay(b); err != nil {
-					errs[w] = err
-					continue
+					return err
 				}
 				fold(parts[w], day)
+				return nil
+			}
+			for j := range jobs {
+				if errs[w] == nil {
+					errs[w] = sumDay(j.seg, j.i)
+				}
+				bufs <- j.buf
 			}
 		}()
 	}
 	var err error
 	for i := range s.arch.Len() {
+		buf := <-bufs
 		var seg *store.Segment
-		if seg, err = s.arch.Load(ctx, i, s.read(need)...); err != nil {
+		if seg, err = s.arch.LoadInto(ctx, i, buf, s.read(need)...); err != nil {
 			err = fmt.Errorf("query: %w", err)
 			break
 		}
-		jobs <- job{seg, i}
+		jobs <- job{seg, i, buf}
 	}
 	close(jobs)
 	wg.Wait()
@@ -313,23 +342,21 @@ const groupWorkers = 2
 
 // groupTable sums rows (or partial sums) into groups.
 type groupTable struct {
-	index *keyMap
-	keys  []gkey
-	accs  []gacc
+	index *keyMap // the groups' packed keys, by group
+	accs  []gacc  // their sums, by group
 }
 
 func newGroupTable(capacity int) *groupTable { return &groupTable{index: newKeyMap(capacity)} }
 
 func (t *groupTable) reset() {
 	clear(t.index.slots)
-	t.index.keys, t.keys, t.accs = t.index.keys[:0], t.keys[:0], t.accs[:0]
+	t.index.keys, t.accs = t.index.keys[:0], t.accs[:0]
 }
 
-// add sums x into the group of k, whose packed form is pk (see packKey).
-func (t *groupTable) add(pk [2]uint64, k gkey, x *gacc, less func(a, b int64) bool) {
+// add sums x into the group whose key packs into pk (see packKey).
+func (t *groupTable) add(pk [2]uint64, x *gacc, less func(a, b int64) bool) {
 	i, added := t.index.index(pk)
 	if added {
-		t.keys = append(t.keys, k)
 		t.accs = append(t.accs, *x)
 		return
 	}
@@ -425,15 +452,15 @@ func (a *aggRow) add(g *groupRow) {
 	}
 }
 
-func (a *aggRow) row() Row {
-	r := a.r
+// complete fills the row's fields that sum up text values.
+func (a *aggRow) complete() {
+	r := &a.r
 	r.SrcIP, r.DestIP = a.src.value(), a.dest.value()
 	r.ObservedName, r.NameSource = a.observed.value(), a.nsrc.value()
 	r.AppProto = a.appFallback
 	if a.app.set {
 		r.AppProto = a.app.value()
 	}
-	return r
 }
 
 // page cuts one page from rows.

@@ -137,3 +137,18 @@ func TestGroupsMatchSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestPackKey: a group's packed key gives its key back.
+func TestPackKey(t *testing.T) {
+	const empty = 7
+	for _, k := range []gkey{
+		{mac: 1, devIP: empty, name: 2, hostIP: empty, port: 443, proto: 3},
+		{mac: empty, devIP: 5, name: 2, hostIP: empty, port: 0, proto: 4, hit: true},
+		{mac: 9, devIP: empty, name: empty, hostIP: 11, port: 65535, proto: empty},
+		{mac: empty, devIP: 1<<31 - 1, name: empty, hostIP: 1<<31 - 1, port: 53, proto: 1<<31 - 1, hit: true},
+	} {
+		if got := unpackKey(packKey(k, empty), empty); got != k {
+			t.Errorf("unpackKey(packKey(%+v)) = %+v", k, got)
+		}
+	}
+}

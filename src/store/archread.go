@@ -160,11 +160,18 @@ func (a *Archive) Segment(ctx context.Context, i int, cols ...Column) (*Segment,
 // Load is Segment with a buffer of its own: the segment stays valid after
 // later calls, so that other goroutines can decode it.
 func (a *Archive) Load(ctx context.Context, i int, cols ...Column) (*Segment, error) {
+	return a.LoadInto(ctx, i, nil, cols...)
+}
+
+// LoadInto is Load reading into *buf (grown as needed; nil for a new
+// one): the segment is valid until *buf is used again, so that goroutines
+// decoding days can hand their buffers back.
+func (a *Archive) LoadInto(ctx context.Context, i int, buf *[]byte, cols ...Column) (*Segment, error) {
 	d := a.days[i]
 	if cols == nil {
 		cols = []Column{}
 	}
-	seg, err := loadSegment(ctx, a.q, "archive.", d.day, d.seg, cols, nil)
+	seg, err := loadSegment(ctx, a.q, "archive.", d.day, d.seg, cols, buf)
 	if err != nil {
 		return nil, fmt.Errorf("read archived day %d: %w", d.day, err)
 	}
