@@ -224,9 +224,7 @@ var elfWant = map[string]struct {
 		}
 		return ""
 	}},
-	// MIPS code is a fifth larger than ARM's for the same Go and C (12.4
-	// MB against 10.4 MB at 0074a42); 10 MB is out of reach there.
-	"mipsel_24kc": {elf.EM_MIPS, elf.ELFCLASS32, 13 << 20, func(f *elf.File, flags uint32) string {
+	"mipsel_24kc": {elf.EM_MIPS, elf.ELFCLASS32, 10 << 20, func(f *elf.File, flags uint32) string {
 		// OpenWrt's mipsel_24kc: little-endian MIPS32r2, o32. Soft-float
 		// has no e_flags bit; make test-cross-mipsel runs the code on an
 		// FPU-less 24Kc.
