@@ -46,8 +46,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Engine runs queries over one store. It is safe for concurrent use and
-// starts no goroutines.
+// Engine runs queries over one store. It is safe for concurrent use. A
+// query may decode archived days on goroutines of its own (an aggregate
+// with two cores, a page with three), all ended before it returns.
 type Engine struct {
 	db    *store.DB
 	lists atomic.Pointer[lists.Lists]
