@@ -30,8 +30,8 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 		proto        string
 	}
 	// Groups live in slabs, not one allocation each: a four-week
-	// aggregate has tens of thousands, and the garbage collector's work
-	// was a third of its time.
+	// aggregate has tens of thousands, and collecting garbage took about
+	// a quarter of its time.
 	groups := map[key]*aggRow{}
 	var slab []aggRow
 	var order []*Row
