@@ -57,13 +57,9 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 	// name.
 	for _, a := range groups {
 		a.complete()
-		r := &a.r
-		r.Duration = r.End - r.Start
-		if name, src, ok := pl.devs.name(r.MAC); ok {
-			r.Device, r.DeviceSource = &name, src
-		}
+		pl.finishDevice(&a.r)
 		// The group's name, also when its observed names differ.
-		r.Hostname = a.host
+		a.r.Hostname = a.host
 	}
 	total := len(order)
 	sortRows(order, p.Sort, p.Desc)

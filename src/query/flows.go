@@ -389,16 +389,22 @@ func (pl *plan) archivedNameGroups(ctx context.Context, s *snapshot) ([]nameGrou
 
 // finish fills the fields computed in Go: names and duration.
 func (pl *plan) finish(r *Row) {
-	r.Duration = r.End - r.Start
-	if name, src, ok := pl.devs.name(r.MAC); ok {
-		r.Device, r.DeviceSource = &name, src
-	}
+	pl.finishDevice(r)
 	if r.ObservedName == "" {
 		r.Hostname = r.DestIP
 		return
 	}
 	ni := pl.infos.get(r.ObservedName)
 	r.Hostname, r.HostnameUnicode = ni.display, ni.unicode
+}
+
+// finishDevice fills the duration and the device's name: finish without
+// the host name, which an aggregate row has already.
+func (pl *plan) finishDevice(r *Row) {
+	r.Duration = r.End - r.Start
+	if name, src, ok := pl.devs.name(r.MAC); ok {
+		r.Device, r.DeviceSource = &name, src
+	}
 }
 
 func jsonObject(m map[string]string) string {
