@@ -36,7 +36,30 @@ const (
 	NumColumns
 )
 
-const segmentMagic = "PKS2"
+// Segment heads: PKS3 keeps the byte maxima of each block of rows
+// (see BlockMax) between the row count and the name counts; PKS2, written
+// before, has none and still reads (no block can be skipped).
+const (
+	segmentMagic   = "PKS3"
+	segmentMagicV2 = "PKS2"
+)
+
+// Bound names a maximum that a segment keeps for each block of BlockRows
+// rows, so that a page sorted by it skips blocks and days that cannot
+// reach it.
+type Bound int
+
+// The kept maxima, in stored order.
+const (
+	BoundBytes Bound = iota // bytes_sent + bytes_received
+	BoundSent               // bytes_sent
+	BoundRcv                // bytes_received
+	numBounds
+)
+
+// BlockRows is how many rows each value of BlockMax covers: rows
+// [k*BlockRows, (k+1)*BlockRows) of the segment, the last block fewer.
+const BlockRows = packBlock
 
 // A segment is stored as rows of the archive's segments table, so that a
 // query reads only the columns it decodes: row seg<<segShift | c holds
@@ -60,6 +83,7 @@ type Segment struct {
 	Day   int64
 	Rows  int
 	names []byte
+	maxes []byte // numBounds runs of a uvarint per block; nil before PKS3
 	cols  [NumColumns][]byte
 	tmp   []int64 // Gather's buffer for a delta column
 }
@@ -146,10 +170,38 @@ func (s *Segment) Gather(c Column, idx []int32, dst []int64) ([]int64, error) {
 	return dst, nil
 }
 
+// BlockMax decodes the maximum of b over each block of BlockRows rows
+// into dst (grown to their number) and returns it. ok is false for a
+// segment written without maxima (format PKS2): every block may then hold
+// any value.
+func (s *Segment) BlockMax(b Bound, dst []int64) (maxes []int64, ok bool, err error) {
+	if b < 0 || b >= numBounds {
+		return nil, false, fmt.Errorf("decode day %d: no bound %d", s.Day, b)
+	}
+	if s.maxes == nil {
+		return dst[:0], false, nil
+	}
+	n := (s.Rows + BlockRows - 1) / BlockRows
+	dst = slices.Grow(dst[:0], n)[:n]
+	p := s.maxes
+	for k := range int(b)*n + n {
+		v, w := binary.Uvarint(p)
+		if w <= 0 || v > 1<<62 {
+			return nil, false, fmt.Errorf("decode day %d block maxima: %w", s.Day, errCorrupt)
+		}
+		p = p[w:]
+		if k >= int(b)*n {
+			dst[k-int(b)*n] = int64(v)
+		}
+	}
+	return dst, true, nil
+}
+
 // parseHead reads a segment's head; its columns are set by setColumn.
 func parseHead(day int64, b []byte) (*Segment, error) {
 	s := &Segment{Day: day}
-	if !bytes.HasPrefix(b, []byte(segmentMagic)) {
+	v3 := bytes.HasPrefix(b, []byte(segmentMagic))
+	if !v3 && !bytes.HasPrefix(b, []byte(segmentMagicV2)) {
 		return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
 	}
 	b = b[len(segmentMagic):]
@@ -157,7 +209,15 @@ func parseHead(day int64, b []byte) (*Segment, error) {
 	if k <= 0 || rows > 1<<31 {
 		return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
 	}
-	s.Rows, s.names = int(rows), b[k:]
+	b = b[k:]
+	if v3 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, fmt.Errorf("day %d: %w", day, errCorrupt)
+		}
+		s.maxes, b = b[k:k+int(n):k+int(n)], b[k+int(n):]
+	}
+	s.Rows, s.names = int(rows), b
 	return s, nil
 }
 
@@ -243,8 +303,33 @@ func encodeSegment(rows []archRow, ids func(string) (int64, error)) (*encoded, e
 		e.cols[c] = appendColumn(nil, cols[c], Column(c) == ColStart)
 	}
 	e.head = append([]byte(segmentMagic), binary.AppendUvarint(nil, uint64(len(rows)))...)
+	maxes := appendBlockMax(nil, cols[ColBytesSent], cols[ColBytesRcv])
+	e.head = binary.AppendUvarint(e.head, uint64(len(maxes)))
+	e.head = append(e.head, maxes...)
 	e.head = append(e.head, names...)
 	return e, nil
+}
+
+// appendBlockMax appends the maxima of each bound over each block of
+// BlockRows rows (see BlockMax).
+func appendBlockMax(b []byte, sent, rcv []int64) []byte {
+	for bd := range numBounds {
+		for lo := 0; lo < len(sent); lo += BlockRows {
+			var m int64
+			for i := lo; i < min(lo+BlockRows, len(sent)); i++ {
+				switch bd {
+				case BoundBytes:
+					m = max(m, sent[i]+rcv[i])
+				case BoundSent:
+					m = max(m, sent[i])
+				case BoundRcv:
+					m = max(m, rcv[i])
+				}
+			}
+			b = binary.AppendUvarint(b, uint64(m))
+		}
+	}
+	return b
 }
 
 // rows decodes every row of s; strs maps string ids back to text.

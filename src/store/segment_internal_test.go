@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -147,7 +148,11 @@ func TestSegmentRoundTrip(t *testing.T) {
 	t.Logf("%d rows in %d bytes (%.1f B/row)", len(rows), size, float64(size)/float64(len(rows)))
 	// Damaged heads and columns are errors, never panics.
 	for cut := 0; cut < len(enc.head); cut++ {
-		parseHead(1, enc.head[:cut])
+		if s, err := parseHead(1, enc.head[:cut]); err == nil {
+			for b := range numBounds {
+				s.BlockMax(b, nil)
+			}
+		}
 	}
 	for c := range NumColumns {
 		b := enc.cols[c]
@@ -160,6 +165,87 @@ func TestSegmentRoundTrip(t *testing.T) {
 	}
 	if _, err := parseHead(1, []byte("PKS1xxxx")); err == nil {
 		t.Error("a head of another format parsed")
+	}
+}
+
+// TestSegmentBlockMax checks the byte maxima a head keeps per block, and
+// that a head written before them (PKS2) still reads, without them.
+func TestSegmentBlockMax(t *testing.T) {
+	ids := map[string]int64{}
+	intern := func(s string) (int64, error) {
+		if _, ok := ids[s]; !ok {
+			ids[s] = int64(len(ids) + 1)
+		}
+		return ids[s], nil
+	}
+	for _, n := range []int{0, 1, BlockRows, BlockRows + 1, 1000} {
+		var rows []archRow
+		for i := range n {
+			// Sent peaks where received does not, so the maxima differ.
+			rows = append(rows, archRow{Start: t0 + int64(i)*1000, End: t0 + int64(i)*1000, Name: fmt.Sprintf("h%d", i%7),
+				BytesSent: int64(i * 7919 % 1009), BytesRcv: int64(i * 104729 % 100003), Flows: 1})
+		}
+		enc, err := encodeSegment(rows, intern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg, err := enc.parse(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent, _ := seg.Column(ColBytesSent, nil)
+		rcv, _ := seg.Column(ColBytesRcv, nil)
+		for b, val := range map[Bound]func(i int) int64{
+			BoundBytes: func(i int) int64 { return sent[i] + rcv[i] },
+			BoundSent:  func(i int) int64 { return sent[i] },
+			BoundRcv:   func(i int) int64 { return rcv[i] },
+		} {
+			got, ok, err := seg.BlockMax(b, nil)
+			if err != nil || !ok {
+				t.Fatalf("%d rows, bound %d: ok %v, %v", n, b, ok, err)
+			}
+			var want []int64
+			for i := range n {
+				if i%BlockRows == 0 {
+					want = append(want, 0)
+				}
+				want[len(want)-1] = max(want[len(want)-1], val(i))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%d rows, bound %d: maxima %v, want %v", n, b, head(got), head(want))
+			}
+		}
+		if _, _, err := seg.BlockMax(numBounds, nil); err == nil {
+			t.Error("BlockMax accepted an unknown bound")
+		}
+		// The same segment as PKS2 wrote it: magic, rows, name counts.
+		h := enc.head[len(segmentMagic):]
+		_, k := binary.Uvarint(h)
+		ml, k2 := binary.Uvarint(h[k:])
+		old := append([]byte(segmentMagicV2), h[:k]...)
+		old = append(old, h[k+k2+int(ml):]...)
+		v2 := &encoded{head: old, cols: enc.cols}
+		oseg, err := v2.parse(1)
+		if err != nil {
+			t.Fatalf("%d rows: PKS2 head: %v", n, err)
+		}
+		if m, ok, err := oseg.BlockMax(BoundBytes, nil); ok || err != nil || len(m) != 0 {
+			t.Errorf("%d rows: PKS2 head gave maxima %v, %v, %v", n, m, ok, err)
+		}
+		ncNew, err1 := seg.NameCounts()
+		ncOld, err2 := oseg.NameCounts()
+		if err1 != nil || err2 != nil || !slices.Equal(ncNew, ncOld) || oseg.Rows != n {
+			t.Errorf("%d rows: PKS2 head reads %d rows, names %v (%v), want %v (%v)", n, oseg.Rows, ncOld, err2, ncNew, err1)
+		}
+		strs := map[int64]string{}
+		for s, id := range ids {
+			strs[id] = s
+		}
+		a, err1 := seg.rows(strs)
+		b, err2 := oseg.rows(strs)
+		if err1 != nil || err2 != nil || !slices.Equal(a, b) {
+			t.Errorf("%d rows: PKS2 segment decodes differently (%v, %v)", n, err1, err2)
+		}
 	}
 }
 
