@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -32,6 +33,10 @@ type candScan struct {
 	days             []int // rows passing per archived day (each day written by one worker)
 	readOnly         bool  // shared caches only read (workers)
 	parallel         bool  // workers may decode the days
+	// byBound: a bounded page by bound, most first, whose days wholly
+	// in the range decode only the blocks that can reach it.
+	byBound bool
+	bound   store.Bound
 }
 
 // candPart is one worker's share of the pass.
@@ -276,6 +281,7 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 	workers := min(runtime.GOMAXPROCS(0)-1, candWorkers, days)
 	if !cs.parallel || workers <= 1 {
 		p := &candPart{h: candHeap{ord: cs.ord, max: cs.n}}
+		var later []boundDay // days whose candidates wait for boundedCands
 		for k := range days {
 			i := k
 			if cs.reverse {
@@ -284,6 +290,16 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 			inRange := s.whole(i)
 			whole := cs.timeOnly && inRange
 			cands := cs.wantCands(p, i)
+			if cs.byBound && whole && cands {
+				d, err := cs.countBounded(ctx, p, i)
+				if err != nil {
+					return nil, err
+				}
+				if d != nil {
+					later = append(later, *d)
+					continue
+				}
+			}
 			if whole && !cs.needCounts && !cands {
 				p.total += s.arch.Rows(i)
 				cs.days[i] = s.arch.Rows(i)
@@ -296,6 +312,9 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 			if err := cs.day(p, seg, i, nil, inRange, whole, cands); err != nil {
 				return nil, err
 			}
+		}
+		if err := cs.boundedCands(ctx, p, later); err != nil {
+			return nil, err
 		}
 		if during != nil {
 			if err := during(); err != nil {
@@ -392,6 +411,152 @@ func (cs *candScan) run(ctx context.Context, during func() error) ([]*candPart, 
 		}
 	}
 	return parts, nil
+}
+
+// boundDay is an archived day, counted, whose candidates are kept by
+// boundedCands.
+type boundDay struct {
+	i, rows int
+	top     int64   // the day's largest value of the bound
+	maxes   []int64 // by block of store.BlockRows rows
+}
+
+// countBounded counts archived day i (wholly in the range, no row
+// condition) from its head and returns its block maxima, or nil (and
+// counts nothing) for a day stored without them.
+func (cs *candScan) countBounded(ctx context.Context, p *candPart, i int) (*boundDay, error) {
+	seg, err := cs.s.arch.Segment(ctx, i)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	maxes, ok, err := seg.BlockMax(cs.bound, nil)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	if err := cs.day(p, seg, i, nil, true, true, false); err != nil {
+		return nil, err
+	}
+	d := &boundDay{i: i, rows: seg.Rows, maxes: maxes, top: -1}
+	if len(maxes) > 0 {
+		d.top = slices.Max(maxes)
+	}
+	return d, nil
+}
+
+// boundedCands keeps the candidates of days (see countBounded): the day
+// with the largest maximum first, and in it the block with the largest
+// first. Once the heap is full, a block (and a day) whose maximum is below
+// its last cannot enter it (the order is by the bound, most first, so an
+// equal value still may), and its rows are not decoded. The name filters
+// only remove rows, so a maximum over all of a block's rows bounds those
+// that pass.
+func (cs *candScan) boundedCands(ctx context.Context, p *candPart, days []boundDay) error {
+	if len(days) == 0 {
+		return nil
+	}
+	slices.SortFunc(days, func(a, b boundDay) int { return cmp.Compare(b.top, a.top) })
+	var read []store.Column // the columns gathered a block at a time
+	for _, c := range cs.read(true, true, true) {
+		if c != store.ColStart {
+			read = append(read, c)
+		}
+	}
+	below := func(v int64) bool { return p.h.full() && v < p.h.c[0].ki }
+	var blocks []int
+	var idx []int32
+	b := &p.b
+	for _, d := range days {
+		if below(d.top) {
+			break // and every day after it
+		}
+		blocks = blocks[:0]
+		for k, m := range d.maxes {
+			if !below(m) {
+				blocks = append(blocks, k)
+			}
+		}
+		slices.SortFunc(blocks, func(x, z int) int { return cmp.Compare(d.maxes[z], d.maxes[x]) })
+		seg, err := cs.s.arch.Segment(ctx, d.i, append(read, store.ColStart)...)
+		if err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		if seg.Rows != d.rows {
+			return fmt.Errorf("query: day %d: %d rows, head said %d", seg.Day, seg.Rows, d.rows)
+		}
+		// A delta column decodes from its start: the day's starts once.
+		if b.startMS, err = seg.Column(store.ColStart, b.startMS); err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		// Blocks are gathered in chunks, most first, doubling: a dictionary
+		// column costs a pass over the column's block heads and its
+		// dictionary for each gather, and the heap's last rises as it goes.
+		for done, chunk := 0, 1; done < len(blocks); chunk *= 2 {
+			next := blocks[done:min(done+chunk, len(blocks))]
+			for len(next) > 0 && below(d.maxes[next[len(next)-1]]) {
+				next = next[:len(next)-1]
+			}
+			if len(next) == 0 {
+				break
+			}
+			done += len(next)
+			idx = idx[:0]
+			for _, k := range slices.Sorted(slices.Values(next)) {
+				for j := k * store.BlockRows; j < min((k+1)*store.BlockRows, d.rows); j++ {
+					idx = append(idx, int32(j))
+				}
+			}
+			for _, c := range read {
+				if b.col[c], err = seg.Gather(c, idx, b.col[c]); err != nil {
+					return fmt.Errorf("query: %w", err)
+				}
+			}
+			if err := cs.blockCands(p, b, d.i, seg.Day, idx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// blockCands offers rows idx of archived day i (dayNum), their columns
+// gathered into b.col, to the heap.
+func (cs *candScan) blockCands(p *candPart, b *batch, i int, dayNum int64, idx []int32) error {
+	y := cs.s.sym
+	names, dests := b.col[store.ColName], b.col[store.ColDestIP]
+	sent, rcv := b.col[store.ColBytesSent], b.col[store.ColBytesRcv]
+	for x, j := range idx {
+		var ki int64
+		switch cs.bound {
+		case store.BoundBytes:
+			ki = sent[x] + rcv[x]
+		case store.BoundSent:
+			ki = sent[x]
+		case store.BoundRcv:
+			ki = rcv[x]
+		}
+		if p.h.full() && ki < p.h.c[0].ki {
+			continue
+		}
+		name := names[x]
+		if name < 0 || name >= int64(len(y.strs)) {
+			return fmt.Errorf("query: day %d: name id %d out of range", dayNum, name)
+		}
+		if cs.filter {
+			ok, err := cs.passes(name, cs.pc.any && cs.pc.hit(dests[x]))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+		}
+		p.h.add(cand{ki: ki, start: float64(b.startMS[j]) / 1000.0, id: store.ArchivedID(dayNum, int(j)),
+			day: int32(i), row: j})
+	}
+	return nil
 }
 
 // candWorkers is how many goroutines decode archived days for a page at

@@ -180,6 +180,12 @@ func (pl *plan) archiveCandidates(ctx context.Context, s *snapshot, n int, durin
 	// save no wait.
 	cs.parallel = pl.p.Sort != SortDevice && pl.p.Sort != SortHostname &&
 		n != 0 && (!byStart || n < 0 || n > heapMax)
+	// A bounded page by bytes, most first, reads the days' block maxima
+	// and decodes only the blocks that can reach it, on the connection.
+	if b, ok := map[string]store.Bound{SortBytes: store.BoundBytes, SortSent: store.BoundSent,
+		SortReceived: store.BoundRcv}[pl.p.Sort]; ok && pl.p.Desc && n > 0 && n <= heapMax {
+		cs.bound, cs.byBound, cs.parallel = b, true, false
+	}
 	parts, err := cs.run(ctx, during)
 	if err != nil {
 		return nil, err
