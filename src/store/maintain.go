@@ -263,6 +263,11 @@ func (db *DB) rewriteDay(ctx context.Context, day int64, add []archRow, drop fun
 		if err != nil {
 			return err
 		}
+		// New keys are collected apart and merged after the loop: keys
+		// must stay sorted for has, and a flow already archived that
+		// follows a new one in add (a move cut short, then new flows of
+		// the same day) would otherwise be missed and archived twice.
+		var freshKeys keySet
 		fresh := 0
 		for _, r := range add {
 			if r.Key != 0 && keys.has(r.Key) {
@@ -271,13 +276,13 @@ func (db *DB) rewriteDay(ctx context.Context, day int64, add []archRow, drop fun
 			}
 			rows = append(rows, r)
 			if r.Key != 0 {
-				keys = append(keys, r.Key)
+				freshKeys = append(freshKeys, r.Key)
 			}
 			fresh++
 		}
 		st.ArchivedFlows += fresh
 		if fresh > 0 {
-			if err := saveKeys(ctx, tx, day, keys); err != nil {
+			if err := saveKeys(ctx, tx, day, append(keys, freshKeys...)); err != nil {
 				return err
 			}
 		}
