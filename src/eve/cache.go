@@ -16,11 +16,16 @@ const cacheSlots = 512
 func slot(b []byte) int {
 	n := len(b)
 	var h uint64
-	if n >= 8 {
+	switch {
+	case n >= 8:
 		h = binary.LittleEndian.Uint64(b) ^ binary.LittleEndian.Uint64(b[n-8:])*0x9e3779b97f4a7c15
-	} else {
-		for _, c := range b {
-			h = h<<8 | uint64(c)
+	case cap(b) >= 8:
+		// A short word read whole from the line it lies in, the bytes
+		// past its end masked off: the same value as the loop's.
+		h = binary.LittleEndian.Uint64(b[:8]) & (1<<(8*n) - 1)
+	default:
+		for i, c := range b {
+			h |= uint64(c) << (8 * i)
 		}
 	}
 	h = (h ^ uint64(n)) * 0xff51afd7ed558ccd

@@ -2,10 +2,10 @@ package eve
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // Decoder decodes EVE lines. It keeps scratch buffers between calls, so use
@@ -85,24 +85,10 @@ func (d *Decoder) word(b []byte) (string, bool) {
 	return v, ok
 }
 
-// errUnknownField tells fields that the decoder does not read a member.
-var errUnknownField = errors.New("unknown field")
-
-// fields walks an object's members: fn decodes the ones it knows and
-// returns errUnknownField for the rest, which are skipped. Errors are
-// wrapped with the member's name, after prefix ("tls.", …).
-func (d *Decoder) fields(prefix string, fn func(key []byte) error) error {
-	s := &d.s
-	return s.object(func(key []byte) error {
-		err := fn(key)
-		switch {
-		case err == nil:
-			return nil
-		case err == errUnknownField:
-			return s.skip()
-		}
-		return &FieldError{Field: prefix + string(key), Err: err}
-	})
+// fieldError wraps the error of a member's value with the member's name,
+// after prefix ("tls.", …).
+func fieldError(prefix string, key []byte, err error) error {
+	return &FieldError{Field: prefix + string(key), Err: err}
 }
 
 // suricataForm is the form of EVE timestamps.
@@ -198,14 +184,60 @@ func bytesToValidUTF8IfNeeded(b []byte) []byte {
 // field or offset that was wrong.
 func (d *Decoder) Decode(line []byte, ev *Event) error {
 	*ev = Event{}
-	line = bytes.TrimSpace(line)
-	if len(line) == 0 {
-		return ErrEmpty
+	if n := len(line); n == 0 || line[0]-1 < ' ' || line[0] >= utf8.RuneSelf || line[n-1]-1 < ' ' || line[n-1] >= utf8.RuneSelf {
+		// Only then can there be space to trim.
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			return ErrEmpty
+		}
 	}
 	s := &d.s
 	s.data, s.pos = line, 0
-	var eventType string
-	err := d.fields("", func(key []byte) (err error) {
+	eventType, err := d.event(ev)
+	if err != nil {
+		return err
+	}
+	if s.peek() != 0 {
+		return s.errorf("trailing data after the event object")
+	}
+	switch eventType {
+	case "flow":
+		ev.Type = TypeFlow
+	case "dns":
+		ev.Type = TypeDNS
+	case "tls":
+		ev.Type = TypeTLS
+	case "http":
+		ev.Type = TypeHTTP
+	case "quic":
+		ev.Type = TypeQUIC
+	case "dhcp":
+		ev.Type = TypeDHCP
+	case "alert":
+		ev.Type = TypeAlert
+	case "":
+		return &FieldError{Field: "event_type", Err: fmt.Errorf("missing")}
+	default:
+		ev.Type = TypeOther
+	}
+	if err := ev.check(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// event reads the event object's members into ev and returns its
+// event_type.
+func (d *Decoder) event(ev *Event) (eventType string, err error) {
+	s := &d.s
+	if err := s.expect('{'); err != nil {
+		return "", err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return eventType, err
+		}
 		switch string(key) {
 		case "timestamp":
 			var b []byte
@@ -254,40 +286,15 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 			ev.Alert = d.newAlert()
 			err = d.alert(ev.Alert)
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return "", err
+			}
+			continue
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return "", fieldError("", key, err)
+		}
 	}
-	if s.peek() != 0 {
-		return s.errorf("trailing data after the event object")
-	}
-	switch eventType {
-	case "flow":
-		ev.Type = TypeFlow
-	case "dns":
-		ev.Type = TypeDNS
-	case "tls":
-		ev.Type = TypeTLS
-	case "http":
-		ev.Type = TypeHTTP
-	case "quic":
-		ev.Type = TypeQUIC
-	case "dhcp":
-		ev.Type = TypeDHCP
-	case "alert":
-		ev.Type = TypeAlert
-	case "":
-		return &FieldError{Field: "event_type", Err: fmt.Errorf("missing")}
-	default:
-		ev.Type = TypeOther
-	}
-	if err := ev.check(); err != nil {
-		return err
-	}
-	return nil
 }
 
 // check rejects events that lack what their type needs to be of any use.
@@ -415,30 +422,55 @@ func NormalizeMAC(b []byte) (string, error) {
 
 func (d *Decoder) ether(ev *Event) error {
 	s := &d.s
-	firstOf := func(dst *string) error {
-		return s.array(func() error {
-			m, err := d.mac()
-			if err == nil && *dst == "" {
-				*dst = m
-			}
-			return err
-		})
+	if err := s.expect('{'); err != nil {
+		return err
 	}
-	return d.fields("", func(key []byte) (err error) {
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
 		switch string(key) {
 		case "src_mac":
 			ev.SrcMAC, err = d.mac()
 		case "dest_mac":
 			ev.DestMAC, err = d.mac()
 		case "src_macs":
-			err = firstOf(&ev.SrcMAC)
+			err = d.firstMAC(&ev.SrcMAC)
 		case "dest_macs":
-			err = firstOf(&ev.DestMAC)
+			err = d.firstMAC(&ev.DestMAC)
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
+		if err != nil {
+			return fieldError("", key, err)
+		}
+	}
+}
+
+// firstMAC reads an array of MACs into *dst, unless it holds one already:
+// the first is the one pakon keeps.
+func (d *Decoder) firstMAC(dst *string) error {
+	s := &d.s
+	if err := s.expect('['); err != nil {
 		return err
-	})
+	}
+	for first := true; ; first = false {
+		more, err := s.element(first)
+		if err != nil || !more {
+			return err
+		}
+		m, err := d.mac()
+		if err != nil {
+			return err
+		}
+		if *dst == "" {
+			*dst = m
+		}
+	}
 }
 
 func (d *Decoder) timestamp() (Timestamp, error) {
@@ -451,7 +483,14 @@ func (d *Decoder) timestamp() (Timestamp, error) {
 
 func (d *Decoder) flow(f *Flow) error {
 	s := &d.s
-	return d.fields("", func(key []byte) (err error) {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
 		switch string(key) {
 		case "pkts_toserver":
 			f.PktsToServer, err = s.uint()
@@ -480,10 +519,15 @@ func (d *Decoder) flow(f *Flow) error {
 		case "dest_port":
 			f.DestPort, err = d.port()
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
-		return err
-	})
+		if err != nil {
+			return fieldError("", key, err)
+		}
+	}
 }
 
 // hostname reads a host name and returns it lower-case without a trailing

@@ -13,7 +13,17 @@ func (d *Decoder) dns(x *DNS) error {
 		v2Name, v2Type string
 		eventKind      string
 	)
-	err := d.fields("dns.", func(key []byte) (err error) {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
 		switch string(key) {
 		case "version":
 			var n int64
@@ -32,34 +42,18 @@ func (d *Decoder) dns(x *DNS) error {
 		case "rrtype":
 			v2Type, err = d.internedStr()
 		case "queries":
-			err = s.array(func() error {
-				q, err := d.question()
-				x.Queries = append(x.Queries, q)
-				return err
-			})
+			err = d.questions(x)
 		case "answers":
-			err = s.array(func() error {
-				a, err := d.answer()
-				if err == nil {
-					x.Answers = append(x.Answers, a)
-				}
-				return err
-			})
+			err = d.answers(x)
 		case "grouped":
 			if len(x.Answers) > 0 {
-				return s.skip() // "answers" already gave the records with their TTLs.
+				err = s.skip() // "answers" already gave the records with their TTLs.
+			} else {
+				err = d.grouped(x)
 			}
-			err = d.grouped(x)
 		case "query":
 			// Suricata 7 alert: "dns": {"query": [{…v2 query…}]}
-			err = s.array(func() error {
-				var sub DNS
-				if err := d.dns(&sub); err != nil {
-					return err
-				}
-				x.Queries = append(x.Queries, sub.Queries...)
-				return nil
-			})
+			err = d.alertQueries(x)
 		case "answer":
 			// Suricata 7 alert: "dns": {"answer": {…v2 answer…}}
 			var sub DNS
@@ -72,12 +66,14 @@ func (d *Decoder) dns(x *DNS) error {
 				}
 			}
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return fieldError("dns.", key, err)
+		}
 	}
 	switch eventKind {
 	case "answer", "response":
@@ -92,29 +88,100 @@ func (d *Decoder) dns(x *DNS) error {
 	return nil
 }
 
+// questions reads a "queries" array (v3) into x.Queries.
+func (d *Decoder) questions(x *DNS) error {
+	s := &d.s
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := s.element(first)
+		if err != nil || !more {
+			return err
+		}
+		q, err := d.question()
+		x.Queries = append(x.Queries, q)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// answers reads an "answers" array into x.Answers.
+func (d *Decoder) answers(x *DNS) error {
+	s := &d.s
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := s.element(first)
+		if err != nil || !more {
+			return err
+		}
+		a, err := d.answer()
+		if err != nil {
+			return err
+		}
+		x.Answers = append(x.Answers, a)
+	}
+}
+
+// alertQueries reads the "query" array of a Suricata 7 alert, v2 query
+// objects, into x.Queries.
+func (d *Decoder) alertQueries(x *DNS) error {
+	s := &d.s
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := s.element(first)
+		if err != nil || !more {
+			return err
+		}
+		var sub DNS
+		if err := d.dns(&sub); err != nil {
+			return err
+		}
+		x.Queries = append(x.Queries, sub.Queries...)
+	}
+}
+
 func (d *Decoder) question() (Question, error) {
 	var q Question
 	s := &d.s
-	err := s.object(func(key []byte) error {
-		var err error
+	if err := s.expect('{'); err != nil {
+		return q, err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return q, err
+		}
 		switch string(key) {
 		case "rrname":
 			q.Name, err = d.hostname()
 		case "rrtype":
 			q.Type, err = d.internedStr()
 		default:
-			return s.skip()
+			err = s.skip()
 		}
-		return err
-	})
-	return q, err
+		if err != nil {
+			return q, err
+		}
+	}
 }
 
 func (d *Decoder) answer() (Answer, error) {
 	var a Answer
 	s := &d.s
-	err := s.object(func(key []byte) error {
-		var err error
+	if err := s.expect('{'); err != nil {
+		return a, err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return a, err
+		}
 		switch string(key) {
 		case "rrname":
 			a.Name, err = d.hostname()
@@ -126,116 +193,165 @@ func (d *Decoder) answer() (Answer, error) {
 			a.TTL, a.HasTTL = uint32(min(n, 1<<31)), true
 		case "rdata":
 			if s.peek() != '"' {
-				return s.skip() // SOA and friends log an object
+				err = s.skip() // SOA and friends log an object
+			} else {
+				a.Data, err = s.str()
 			}
-			a.Data, err = s.str()
 		default:
-			return s.skip()
+			err = s.skip()
 		}
-		return err
-	})
-	return a, err
+		if err != nil {
+			return a, err
+		}
+	}
 }
 
 // grouped reads the "grouped" answer format ({"A": ["1.2.3.4"], "CNAME": […]}).
 // It carries no owner names or TTLs; the chain is attributed to the query.
 func (d *Decoder) grouped(x *DNS) error {
 	s := &d.s
-	return s.object(func(key []byte) error {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
 		rrtype, ok := d.word(key)
 		if !ok {
 			rrtype = string(key)
 		}
-		return s.array(func() error {
+		if err := s.expect('['); err != nil {
+			return err
+		}
+		for first := true; ; first = false {
+			more, err := s.element(first)
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
 			if s.peek() != '"' {
-				return s.skip()
+				if err := s.skip(); err != nil {
+					return err
+				}
+				continue
 			}
 			v, err := s.str()
 			x.Answers = append(x.Answers, Answer{Type: rrtype, Data: v})
-			return err
-		})
-	})
+			if err != nil {
+				return err
+			}
+		}
+	}
 }
 
 func (d *Decoder) tls(t *TLS) error {
 	s := &d.s
-	return d.fields("tls.", func(key []byte) (err error) {
-		switch string(key) {
-		case "sni":
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
+		switch {
+		case string(key) == "sni":
 			t.SNI, err = d.hostname()
-		case "subject":
+		case string(key) == "subject":
 			t.Subject, err = s.str()
-		case "issuerdn":
-			if d.Lean {
-				return errUnknownField
+		case d.Lean:
+			// The other members only describe.
+			if err := s.skip(); err != nil {
+				return err
 			}
+			continue
+		case string(key) == "issuerdn":
 			t.Issuer, err = s.str()
-		case "version":
-			if d.Lean {
-				return errUnknownField
-			}
+		case string(key) == "version":
 			t.Version, err = s.str()
-		case "fingerprint":
-			if d.Lean {
-				return errUnknownField
-			}
+		case string(key) == "fingerprint":
 			t.Fingerprint, err = s.str()
-		case "notafter":
-			if d.Lean {
-				return errUnknownField
-			}
+		case string(key) == "notafter":
 			t.NotAfter, err = s.str()
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
-		return err
-	})
+		if err != nil {
+			return fieldError("tls.", key, err)
+		}
+	}
 }
 
 func (d *Decoder) http(h *HTTP) error {
 	s := &d.s
-	return d.fields("http.", func(key []byte) (err error) {
-		switch string(key) {
-		case "hostname":
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
+		switch {
+		case string(key) == "hostname":
 			h.Hostname, err = d.hostname()
-		case "url":
-			if d.Lean {
-				return errUnknownField
-			}
-			h.URL, err = s.str()
-		case "http_method":
-			if d.Lean {
-				return errUnknownField
-			}
-			h.Method, err = s.str()
-		case "http_user_agent":
-			if d.Lean {
-				return errUnknownField
-			}
-			h.UserAgent, err = s.str()
-		case "status":
+		case string(key) == "status":
 			var n int64
 			n, err = s.int()
 			h.Status = int(n)
-		case "length":
+		case string(key) == "length":
 			h.Length, err = s.uint()
+		case d.Lean:
+			// The other members only describe.
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
+		case string(key) == "url":
+			h.URL, err = s.str()
+		case string(key) == "http_method":
+			h.Method, err = s.str()
+		case string(key) == "http_user_agent":
+			h.UserAgent, err = s.str()
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
-		return err
-	})
+		if err != nil {
+			return fieldError("http.", key, err)
+		}
+	}
 }
 
 func (d *Decoder) quic(q *QUIC) error {
 	s := &d.s
-	return d.fields("quic.", func(key []byte) (err error) {
-		switch string(key) {
-		case "sni":
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
+		switch {
+		case string(key) == "sni":
 			q.SNI, err = d.hostname()
-		case "version":
-			if d.Lean {
-				return errUnknownField
+		case d.Lean:
+			// The other members only describe.
+			if err := s.skip(); err != nil {
+				return err
 			}
+			continue
+		case string(key) == "version":
 			if s.peek() == '"' {
 				q.Version, err = s.str()
 			} else {
@@ -243,21 +359,30 @@ func (d *Decoder) quic(q *QUIC) error {
 				b, err = s.number()
 				q.Version = string(b)
 			}
-		case "ua":
-			if d.Lean {
-				return errUnknownField
-			}
+		case string(key) == "ua":
 			q.UA, err = s.str()
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
-		return err
-	})
+		if err != nil {
+			return fieldError("quic.", key, err)
+		}
+	}
 }
 
 func (d *Decoder) dhcp(x *DHCP) error {
 	s := &d.s
-	return d.fields("dhcp.", func(key []byte) (err error) {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
 		switch string(key) {
 		case "type":
 			x.Type, err = d.internedStr()
@@ -279,28 +404,36 @@ func (d *Decoder) dhcp(x *DHCP) error {
 			n, err = s.uint()
 			x.LeaseTime = uint32(min(n, 1<<32-1))
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
-		return err
-	})
+		if err != nil {
+			return fieldError("dhcp.", key, err)
+		}
+	}
 }
 
 func (d *Decoder) alert(a *Alert) error {
 	s := &d.s
-	u32 := func() (uint32, error) {
-		n, err := s.uint()
-		return uint32(min(n, 1<<32-1)), err
+	if err := s.expect('{'); err != nil {
+		return err
 	}
-	return d.fields("alert.", func(key []byte) (err error) {
+	for first := true; ; first = false {
+		key, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
 		switch string(key) {
 		case "action":
 			a.Action, err = d.internedStr()
 		case "gid":
-			a.GID, err = u32()
+			a.GID, err = s.uint32()
 		case "signature_id":
-			a.SignatureID, err = u32()
+			a.SignatureID, err = s.uint32()
 		case "rev":
-			a.Rev, err = u32()
+			a.Rev, err = s.uint32()
 		case "signature":
 			a.Signature, err = s.str()
 		case "category":
@@ -311,20 +444,59 @@ func (d *Decoder) alert(a *Alert) error {
 			a.Severity = int(n)
 		case "metadata":
 			a.Metadata = map[string][]string{}
-			err = s.object(func(k []byte) error {
-				name := string(k)
-				return s.array(func() error {
-					if s.peek() != '"' {
-						return s.skip()
-					}
-					v, err := s.str()
-					a.Metadata[name] = append(a.Metadata[name], v)
-					return err
-				})
-			})
+			err = d.metadata(a.Metadata)
 		default:
-			return errUnknownField
+			if err := s.skip(); err != nil {
+				return err
+			}
+			continue
 		}
+		if err != nil {
+			return fieldError("alert.", key, err)
+		}
+	}
+}
+
+// uint32 reads an unsigned integer, capped at the largest uint32.
+func (s *scanner) uint32() (uint32, error) {
+	n, err := s.uint()
+	return uint32(min(n, 1<<32-1)), err
+}
+
+// metadata reads a rule's metadata object (key → array of strings).
+func (d *Decoder) metadata(m map[string][]string) error {
+	s := &d.s
+	if err := s.expect('{'); err != nil {
 		return err
-	})
+	}
+	for first := true; ; first = false {
+		k, more, err := s.member(first)
+		if err != nil || !more {
+			return err
+		}
+		name := string(k)
+		if err := s.expect('['); err != nil {
+			return err
+		}
+		for first := true; ; first = false {
+			more, err := s.element(first)
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
+			if s.peek() != '"' {
+				if err := s.skip(); err != nil {
+					return err
+				}
+				continue
+			}
+			v, err := s.str()
+			m[name] = append(m[name], v)
+			if err != nil {
+				return err
+			}
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package eve
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -82,67 +81,114 @@ func (s *scanner) expectSlow(c byte) error {
 	return nil
 }
 
-// object walks the members of an object; fn is called with each key (valid
-// only during the call) and must consume the member's value.
-func (s *scanner) object(fn func(key []byte) error) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	if s.peek() == '}' {
-		s.pos++
-		return nil
-	}
-	for {
-		key, err := s.rawString()
-		if err != nil {
-			return err
+// member steps to an object's next member, after its '{' (first) or its
+// previous member's value: it returns the member's key (valid until the
+// next string is read) with the colon consumed, or more == false after the
+// closing '}'. The caller reads or skips the value. Objects are walked in
+// loops by their decoders, not by callbacks: a call through a closure for
+// every member cost more than reading most members.
+func (s *scanner) member(first bool) (key []byte, more bool, err error) {
+	// The common case in line: no space, a separator that fits, and a
+	// key without escapes that ends within two words.
+	data, p := s.data, s.pos
+	// Room for a separator, a quote, two words and '":'.
+	if p+20 <= len(data) {
+		switch data[p] {
+		case ',':
+			if first {
+				return s.memberSlow(first)
+			}
+			p++
+		case '}':
+			s.pos = p + 1
+			return nil, false, nil
+		case '"':
+			if !first {
+				return s.memberSlow(first)
+			}
+		default:
+			return s.memberSlow(first)
 		}
-		if s.pos < len(s.data) && s.data[s.pos] == ':' {
+		if data[p] == '"' {
+			i := p + 1
+			m := quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
+			if m == 0 {
+				i += 8
+				m = quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
+			}
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				if data[i] == '"' && data[i+1] == ':' {
+					s.pos = i + 2
+					return data[p+1 : i], true, nil
+				}
+			}
+		}
+		s.pos = p
+		return s.key()
+	}
+	return s.memberSlow(first)
+}
+
+// memberSlow is member for the cases it does not handle in line.
+func (s *scanner) memberSlow(first bool) (key []byte, more bool, err error) {
+	if first {
+		if s.peek() == '}' {
 			s.pos++
-		} else if err := s.expectSlow(':'); err != nil {
-			return err
+			return nil, false, nil
 		}
-		if err := fn(key); err != nil {
-			return err
-		}
+	} else {
 		switch s.peek() {
 		case ',':
 			s.pos++
 		case '}':
 			s.pos++
-			return nil
+			return nil, false, nil
 		case 0:
-			return s.errorf("unexpected end of line in object")
+			return nil, false, s.errorf("unexpected end of line in object")
 		default:
-			return s.errorf("want ',' or '}', got %q", s.data[s.pos])
+			return nil, false, s.errorf("want ',' or '}', got %q", s.data[s.pos])
 		}
 	}
+	return s.key()
 }
 
-// array walks the elements of an array; fn must consume each element.
-func (s *scanner) array(fn func() error) error {
-	if err := s.expect('['); err != nil {
-		return err
+// key reads a member's key and the colon after it.
+func (s *scanner) key() (key []byte, more bool, err error) {
+	key, err = s.rawString()
+	if err != nil {
+		return nil, false, err
 	}
-	if s.peek() == ']' {
+	if s.pos < len(s.data) && s.data[s.pos] == ':' {
 		s.pos++
-		return nil
+	} else if err := s.expectSlow(':'); err != nil {
+		return nil, false, err
 	}
-	for {
-		if err := fn(); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
+	return key, true, nil
+}
+
+// element steps to an array's next element, after its '[' (first) or the
+// previous element: more == false after the closing ']'. The caller reads
+// or skips the element.
+func (s *scanner) element(first bool) (more bool, err error) {
+	if first {
+		if s.peek() == ']' {
 			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		case 0:
-			return s.errorf("unexpected end of line in array")
-		default:
-			return s.errorf("want ',' or ']', got %q", s.data[s.pos])
+			return false, nil
 		}
+		return true, nil
+	}
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return true, nil
+	case ']':
+		s.pos++
+		return false, nil
+	case 0:
+		return false, s.errorf("unexpected end of line in array")
+	default:
+		return false, s.errorf("want ',' or ']', got %q", s.data[s.pos])
 	}
 }
 
@@ -161,11 +207,7 @@ const (
 func quoteOrEscape(b []byte) int {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q, e := x^quotes, x^slashs
-		// A byte's high bit is set where it was zero; a borrow can only
-		// mark bytes above a zero one, so the lowest mark is exact.
-		if m := ((q-ones)&^q | (e-ones)&^e) & highs; m != 0 {
+		if m := quoteOrEscapeIn(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
@@ -177,23 +219,53 @@ func quoteOrEscape(b []byte) int {
 	return len(b)
 }
 
+// quoteOrEscapeIn returns a word with the high bit set in each byte of x
+// that is '"' or '\\' (exact for the lowest such byte only).
+func quoteOrEscapeIn(x uint64) uint64 {
+	q, e := x^quotes, x^slashs
+	// A byte's high bit is set where it was zero; a borrow can only mark
+	// bytes above a zero one, so the lowest mark is exact.
+	return ((q-ones)&^q | (e-ones)&^e) & highs
+}
+
 // rawString reads a string and returns its contents, unescaped. The result
 // aliases the input or the scratch buffer: copy it to keep it. Control
 // characters are accepted: Suricata escapes them, and refusing a line for
 // one would lose an event over nothing.
 func (s *scanner) rawString() ([]byte, error) {
+	data, start := s.data, s.pos+1
 	// expect, by hand: it is too big to be inlined.
-	if s.pos < len(s.data) && s.data[s.pos] == '"' {
-		s.pos++
+	if start <= len(data) && data[start-1] == '"' {
+		s.pos = start
 	} else if err := s.expectSlow('"'); err != nil {
 		return nil, err
+	} else {
+		start = s.pos
 	}
-	start := s.pos
-	rest := s.data[start:]
+	// Most keys and values end within two words: look there first,
+	// without a call.
+	if start+16 <= len(data) {
+		i := start
+		m := quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
+		if m == 0 {
+			i += 8
+			m = quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
+		}
+		if m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			if data[i] == '"' {
+				s.pos = i + 1
+				return data[start:i], nil
+			}
+			s.pos = i
+			return s.escapedString(start)
+		}
+	}
+	rest := data[start:]
 	i := quoteOrEscape(rest)
 	switch {
 	case i == len(rest):
-		s.pos = len(s.data)
+		s.pos = len(data)
 		return nil, s.errorf("unterminated string")
 	case rest[i] == '\\':
 		s.pos = start + i
@@ -341,9 +413,70 @@ func (s *scanner) number() ([]byte, error) {
 	return s.data[start:s.pos], nil
 }
 
-// uint reads a non-negative integer; null reads as 0. Fast path for plain
-// digits.
+// digits reads up to 18 plain decimal digits (less than 10^18, so no
+// overflow) at s.pos, when the number token there is made of nothing else;
+// ok is false, and nothing consumed, for any other token. Eight digits are
+// read at a time where the line has room.
+func (s *scanner) digits() (n uint64, ok bool) {
+	data, p := s.data, s.pos
+	i := p
+	if i+16 <= len(data) {
+		// Up to two words of digits, then the loop for what is left.
+		k, v := digitWord(binary.LittleEndian.Uint64(data[i:]))
+		n, i = v, i+k
+		if k == 8 {
+			k, v = digitWord(binary.LittleEndian.Uint64(data[i:]))
+			n, i = n*pow10[k]+v, i+k
+		}
+	}
+	for ; i < len(data) && i-p < 18; i++ {
+		c := data[i] - '0'
+		if c > 9 {
+			break
+		}
+		n = n*10 + uint64(c)
+	}
+	if i == p {
+		return 0, false
+	}
+	if i < len(data) {
+		switch data[i] {
+		case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '-', '+', '.', 'e', 'E':
+			return 0, false
+		}
+	}
+	s.pos = i
+	return n, true
+}
+
+var pow10 = [9]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
+
+// digitWord returns how many of x's bytes (first in memory first) are
+// decimal digits before any other byte, and their value.
+func digitWord(x uint64) (int, uint64) {
+	// A byte is a digit when its high nibble is 3 and adding 6 keeps it
+	// so; a carry out of a byte only disturbs the bytes after it, which
+	// come after a non-digit.
+	t := (x&0xf0f0f0f0f0f0f0f0 | (x+0x0606060606060606)&0xf0f0f0f0f0f0f0f0>>4) ^ 0x3333333333333333
+	// The high bit of each byte that is not a digit.
+	m := ((t&0x7f7f7f7f7f7f7f7f + 0x7f7f7f7f7f7f7f7f) | t) & 0x8080808080808080
+	k := bits.TrailingZeros64(m) / 8
+	if k == 0 {
+		return 0, 0
+	}
+	// The k digits as the last of eight (leading zeros), then pairs,
+	// fours and the eight combined.
+	v := (x - 0x3030303030303030) << (64 - 8*k)
+	v = v*10 + v>>8
+	v = ((v&0x000000ff000000ff)*(100+1000000<<32) + (v>>16&0x000000ff000000ff)*(1+10000<<32)) >> 32
+	return k, v
+}
+
+// uint reads a non-negative integer; null reads as 0.
 func (s *scanner) uint() (uint64, error) {
+	if n, ok := s.digits(); ok {
+		return n, nil
+	}
 	if s.peek() == 'n' {
 		return 0, s.null()
 	}
@@ -366,6 +499,9 @@ func (s *scanner) uint() (uint64, error) {
 }
 
 func (s *scanner) int() (int64, error) {
+	if n, ok := s.digits(); ok {
+		return int64(n), nil
+	}
 	if s.peek() == 'n' {
 		return 0, s.null()
 	}
@@ -393,12 +529,15 @@ func (s *scanner) boolean() (bool, error) {
 	return false, s.errorf("want true or false")
 }
 
-// skip consumes any value. Containers are skipped by a byte scan that only
-// tracks nesting and strings (Suricata nests whole protocol records the
-// decoder does not read, e.g. "tcp" or "ja3"), falling back to the full
-// tokenizer to report an error when the scan finds something off.
+// skip consumes any value. Strings are skipped a word at a time;
+// containers by a byte scan that only tracks nesting and strings (Suricata
+// nests whole protocol records the decoder does not read, e.g. "tcp" or
+// "ja3"), falling back to the full tokenizer to report an error when the
+// scan finds something off.
 func (s *scanner) skip() error {
 	switch s.peek() {
+	case '"':
+		return s.skipString()
 	case '{', '[':
 		if s.fastSkip() {
 			return nil
@@ -407,6 +546,37 @@ func (s *scanner) skip() error {
 	return s.skipDepth(0)
 }
 
+// skipString skips a string starting at s.pos without unescaping it: an
+// escape's backslash takes the byte after it along.
+func (s *scanner) skipString() error {
+	i, ok := stringEnd(s.data, s.pos+1)
+	if !ok {
+		s.pos = len(s.data)
+		return s.errorf("unterminated string")
+	}
+	s.pos = i + 1
+	return nil
+}
+
+// stringEnd returns the index of the quote that ends the string whose
+// contents start at i, or false when the data ends first.
+func stringEnd(data []byte, i int) (int, bool) {
+	for i < len(data) {
+		i += quoteOrEscape(data[i:])
+		if i >= len(data) {
+			break
+		}
+		if data[i] == '"' {
+			return i, true
+		}
+		i += 2
+	}
+	return 0, false
+}
+
+// structural marks the bytes fastSkip stops at.
+var structural = [256]bool{'{': true, '[': true, '}': true, ']': true, '"': true}
+
 // fastSkip skips a balanced container starting at s.pos. It returns false,
 // leaving s.pos unchanged, when the container is unbalanced, truncated or
 // too deep; the caller then reports the error with the exact tokenizer.
@@ -414,6 +584,11 @@ func (s *scanner) fastSkip() bool {
 	depth := 0
 	data := s.data
 	for i := s.pos; i < len(data); i++ {
+		for !structural[data[i]] {
+			if i++; i == len(data) {
+				return false
+			}
+		}
 		switch data[i] {
 		case '{', '[':
 			if depth++; depth > maxDepth {
@@ -425,22 +600,11 @@ func (s *scanner) fastSkip() bool {
 				return true
 			}
 		case '"':
-			// Find the closing quote, not escaped by an odd number of
-			// backslashes.
-			for {
-				j := bytes.IndexByte(data[i+1:], '"')
-				if j < 0 {
-					return false
-				}
-				i += j + 1
-				n := 0
-				for k := i - 1; data[k] == '\\'; k-- {
-					n++
-				}
-				if n%2 == 0 {
-					break
-				}
+			end, ok := stringEnd(data, i+1)
+			if !ok {
+				return false
 			}
+			i = end
 		}
 	}
 	return false
@@ -452,29 +616,29 @@ func (s *scanner) skipDepth(depth int) error {
 	}
 	switch c := s.peek(); c {
 	case '{':
-		return s.object(func([]byte) error { return s.skipDepth(depth + 1) })
-	case '[':
-		return s.array(func() error { return s.skipDepth(depth + 1) })
-	case '"':
-		// Skip without unescaping: find a quote not escaped by an odd
-		// number of backslashes.
 		s.pos++
-		for {
-			i := bytes.IndexByte(s.data[s.pos:], '"')
-			if i < 0 {
-				s.pos = len(s.data)
-				return s.errorf("unterminated string")
+		for first := true; ; first = false {
+			_, more, err := s.member(first)
+			if err != nil || !more {
+				return err
 			}
-			q := s.pos + i
-			n := 0
-			for j := q - 1; j >= s.pos && s.data[j] == '\\'; j-- {
-				n++
-			}
-			s.pos = q + 1
-			if n%2 == 0 {
-				return nil
+			if err := s.skipDepth(depth + 1); err != nil {
+				return err
 			}
 		}
+	case '[':
+		s.pos++
+		for first := true; ; first = false {
+			more, err := s.element(first)
+			if err != nil || !more {
+				return err
+			}
+			if err := s.skipDepth(depth + 1); err != nil {
+				return err
+			}
+		}
+	case '"':
+		return s.skipString()
 	case 't', 'f':
 		_, err := s.boolean()
 		return err
