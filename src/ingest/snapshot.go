@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,8 +18,10 @@ import (
 // Sync runs fn in Run's goroutine at a quiet point: everything the
 // correlator handed out so far has been written to the store, and nothing
 // else touches the correlator until fn returns. The daemon uses it to take
-// a snapshot that agrees with the database and to commit right after. It
-// waits for ctx or until Run picks the call up.
+// a snapshot that agrees with the database and to pin the commit of the
+// flows completed so far (store.PendingCommit); fn should be quick, since
+// lines queue up while it runs. It waits for ctx or until Run picks the
+// call up.
 func (p *Pipeline) Sync(ctx context.Context, fn func(*flow.Correlator)) error {
 	done := make(chan struct{})
 	select {
@@ -51,12 +54,10 @@ type snapshotFile struct {
 }
 
 // SaveSnapshot writes s to path (msgpack) atomically: a crash leaves the
-// previous snapshot or the new one, never a torn file.
+// previous snapshot or the new one, never a torn file. It encodes straight
+// into the file through a small buffer: a snapshot of a busy network is
+// tens of MiB, which need not be held twice.
 func SaveSnapshot(path string, s flow.State) error {
-	b, err := msgpack.Marshal(snapshotFile{Version: snapshotVersion, State: s})
-	if err != nil {
-		return fmt.Errorf("encode snapshot: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("save snapshot %s: %w", path, err)
 	}
@@ -65,7 +66,12 @@ func SaveSnapshot(path string, s flow.State) error {
 	if err != nil {
 		return fmt.Errorf("save snapshot %s: %w", path, err)
 	}
-	if _, err := f.Write(b); err == nil {
+	w := bufio.NewWriterSize(f, 64<<10)
+	err = msgpack.NewEncoder(w).Encode(snapshotFile{Version: snapshotVersion, State: s})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

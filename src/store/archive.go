@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // The archive lives on flash (or a USB disk) and is written only by the
@@ -28,6 +31,31 @@ import (
 //     space freed by retention is given back a little at a time.
 const archiveDSNOptions = "?_busy_timeout=5000&_txlock=immediate&_journal_mode=TRUNCATE&_synchronous=FULL"
 
+// archiveSpillPages is how many changed pages an archive transaction
+// keeps in memory before it writes them to the file mid-transaction
+// (32 MiB at 4 KiB pages; SQLite's default is its 2 MiB cache). Writing
+// early takes the archive's exclusive lock for the rest of the
+// transaction, and every live connection attaches the archive: the
+// pipeline's writer then waits for the whole rewrite of a day, not just
+// for its commit (a 20 MiB transaction held it past the 5 s busy timeout).
+const archiveSpillPages = 8192
+
+// archiveConnector opens the lifecycle's archive connection.
+type archiveConnector struct{ dsn string }
+
+var archiveDriver = &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+	if _, err := c.Exec(fmt.Sprintf("PRAGMA cache_spill = %d", archiveSpillPages), nil); err != nil {
+		return fmt.Errorf("archive cache_spill: %w", err)
+	}
+	return nil
+}}
+
+func (c archiveConnector) Connect(context.Context) (driver.Conn, error) {
+	return archiveDriver.Open(c.dsn)
+}
+
+func (c archiveConnector) Driver() driver.Driver { return archiveDriver }
+
 //go:embed migration/archive/*.sql
 var archiveMigrations embed.FS
 
@@ -37,10 +65,7 @@ func openArchive(ctx context.Context, path string) (*sql.DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+archiveDSNOptions)
-	if err != nil {
-		return nil, fmt.Errorf("open archive %s: %w", path, err)
-	}
+	db := sql.OpenDB(archiveConnector{dsn: "file:" + path + archiveDSNOptions})
 	// One writer; concurrent lifecycle steps queue here instead of failing.
 	db.SetMaxOpenConns(1)
 	if err := migrateArchive(ctx, db); err != nil {

@@ -33,7 +33,8 @@ import (
 // emptied the tmpfs) and a file is deleted once none of its flows is still
 // waiting in the live database.
 type Journal struct {
-	dir string
+	dir  string
+	mark *scanMark // where the next commit's scan starts; nil: everything
 }
 
 const (
@@ -108,22 +109,75 @@ func (j *Journal) files() ([]string, error) {
 
 // append writes rows as one chunk and syncs it.
 func (j *Journal) append(rows []jrow) error {
+	w := j.writer()
+	defer w.abort()
+	if err := w.write(rows); err != nil {
+		return err
+	}
+	return w.sync()
+}
+
+// journalWriter appends one commit's chunks: each write encodes and
+// deflates its rows as a chunk and appends it (to a new file once the
+// newest is past journalRotate); sync makes them durable. Its buffers and
+// deflate state are reused from chunk to chunk, so a commit's memory is
+// one chunk's, however many flows it holds.
+type journalWriter struct {
+	j     *Journal
+	f     *os.File
+	path  string
+	start int64 // the file's size before this commit's first chunk
+	size  int64
+	fresh bool // the directory gained a file
+	buf   bytes.Buffer
+	zw    *flate.Writer
+}
+
+func (j *Journal) writer() *journalWriter { return &journalWriter{j: j} }
+
+// write appends rows as one chunk, not synced yet.
+func (w *journalWriter) write(rows []jrow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
-	buf.Write(make([]byte, journalHeader))
-	zw, _ := flate.NewWriter(&buf, journalLevel)
-	zw.Write(encodeJournalRows(rows))
-	if err := zw.Close(); err != nil {
+	w.buf.Reset()
+	w.buf.Write(make([]byte, journalHeader))
+	if w.zw == nil {
+		w.zw, _ = flate.NewWriter(&w.buf, journalLevel)
+	} else {
+		w.zw.Reset(&w.buf)
+	}
+	w.zw.Write(encodeJournalRows(rows))
+	if err := w.zw.Close(); err != nil {
 		return fmt.Errorf("compress journal chunk: %w", err)
 	}
-	b := buf.Bytes()
+	b := w.buf.Bytes()
 	copy(b, journalMagicV2)
 	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-journalHeader))
 	binary.LittleEndian.PutUint32(b[8:], crc32.ChecksumIEEE(b[journalHeader:]))
+	if w.f != nil && w.size >= journalRotate {
+		if err := w.closeFile(); err != nil {
+			return err
+		}
+	}
+	if w.f == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
+	if _, err := w.f.Write(b); err != nil {
+		return fmt.Errorf("append journal %s: %w", w.path, err)
+	}
+	w.size += int64(len(b))
+	if w.buf.Cap() > 4<<20 {
+		w.buf = bytes.Buffer{} // an outsized chunk's buffer is not kept
+	}
+	return nil
+}
 
-	files, err := j.files()
+// open opens the newest file for appending, or a new one when it is full.
+func (w *journalWriter) open() error {
+	files, err := w.j.files()
 	if err != nil {
 		return err
 	}
@@ -139,36 +193,59 @@ func (j *Journal) append(rows []jrow) error {
 			fmt.Sscanf(filepath.Base(files[n-1]), "%d.log", &seq)
 			seq++
 		}
-		path, fresh = filepath.Join(j.dir, fmt.Sprintf("%08d.log", seq)), true
+		path, fresh = filepath.Join(w.j.dir, fmt.Sprintf("%08d.log", seq)), true
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("append journal: %w", err)
 	}
-	// A chunk cut short (a full file system) is taken back, so that the
-	// retry after space returns starts on a chunk boundary and a long
-	// outage leaves no run of damaged chunks behind.
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Truncate(size)
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("append journal %s: %w", path, err)
 	}
+	w.f, w.path, w.start, w.size = f, path, st.Size(), st.Size()
+	w.fresh = w.fresh || fresh
+	return nil
+}
+
+// closeFile syncs and closes the current file; its chunks are durable.
+func (w *journalWriter) closeFile() error {
+	f := w.f
 	if err := f.Sync(); err != nil {
-		f.Truncate(size)
-		f.Close()
-		return fmt.Errorf("sync journal %s: %w", path, err)
+		return fmt.Errorf("sync journal %s: %w", w.path, err)
 	}
+	w.f = nil
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("append journal %s: %w", path, err)
+		return fmt.Errorf("append journal %s: %w", w.path, err)
 	}
-	if fresh {
-		syncDir(j.dir)
+	if w.fresh {
+		syncDir(w.j.dir)
+		w.fresh = false
 	}
 	return nil
+}
+
+// sync makes every chunk written durable.
+func (w *journalWriter) sync() error {
+	if w.f == nil {
+		return nil
+	}
+	return w.closeFile()
+}
+
+// abort takes back the chunks of the current file not synced yet (a full
+// file system, an error reading the rows), so that the retry starts on a
+// chunk boundary and a long outage leaves no run of damaged chunks
+// behind. Chunks of files already synced stay: their flows, still
+// unmarked, are journaled again by the next commit and restored once.
+func (w *journalWriter) abort() {
+	if w.f == nil {
+		return
+	}
+	w.f.Truncate(w.start)
+	w.f.Close()
+	w.f = nil
 }
 
 func syncDir(dir string) {

@@ -51,7 +51,7 @@ func TestLoadBounded(t *testing.T) {
 	floodID := uint64(9_000_000_000)
 
 	var csv strings.Builder
-	csv.WriteString("elapsed_s,rss_kib,rss_anon_kib,rss_file_kib,events,dropped,open_flows,device_capped,recorded,dns_answers\n")
+	csv.WriteString("elapsed_s,rss_kib,rss_anon_kib,rss_file_kib,wal_kib,events,dropped,open_flows,device_capped,recorded,dns_answers\n")
 	var buf [][]byte
 	sent, flood := 0, 0
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -93,7 +93,11 @@ func TestLoadBounded(t *testing.T) {
 			if recordedAtFloodStart == 0 {
 				recordedAtFloodStart = s.Flows.Recorded
 			}
-			fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%d,%d,%v,%v,%d,%v\n", now.Sub(began).Seconds(), rss, anon, file, s.Lines.Read, s.Lines.Dropped,
+			var wal int64
+			if st, err := os.Stat(r.pk.LiveDB + "-wal"); err == nil {
+				wal = st.Size() >> 10
+			}
+			fmt.Fprintf(&csv, "%.0f,%d,%d,%d,%d,%d,%d,%v,%v,%d,%v\n", now.Sub(began).Seconds(), rss, anon, file, wal, s.Lines.Read, s.Lines.Dropped,
 				l["open_flows"], l["device_capped"], s.Flows.Recorded, l["dns_answers"])
 		}
 	}

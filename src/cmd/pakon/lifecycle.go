@@ -150,14 +150,12 @@ func (lc *lifecycle) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		var commitErr error
-		err := lc.pipe.Sync(ctx, func(c *flow.Correlator) {
-			if commitErr = lc.commit(ctx, c); commitErr != nil {
-				lc.fail("commit", commitErr)
-			}
-		})
-		if err != nil {
-			return // stopping
+		commitErr := lc.commit(ctx, func(take func(*flow.Correlator)) error { return lc.pipe.Sync(ctx, take) })
+		if errors.Is(commitErr, errStopping) || ctx.Err() != nil {
+			return // stopping: checkpoint commits what is left
+		}
+		if commitErr != nil {
+			lc.fail("commit", commitErr)
 		}
 		if lc.maintain(ctx) && commitErr == nil {
 			lc.recovered()
@@ -165,9 +163,10 @@ func (lc *lifecycle) run(ctx context.Context) {
 	}
 }
 
-// checkpoint is the clean-stop flush: commit, snapshot and maintain.
+// checkpoint is the clean-stop flush: commit, snapshot and maintain. Run
+// has returned, so the correlator is the caller's.
 func (lc *lifecycle) checkpoint(ctx context.Context, c *flow.Correlator) error {
-	err := lc.commit(ctx, c)
+	err := lc.commit(ctx, func(take func(*flow.Correlator)) error { take(c); return nil })
 	if err != nil {
 		lc.fail("final commit", err)
 	}
@@ -175,16 +174,55 @@ func (lc *lifecycle) checkpoint(ctx context.Context, c *flow.Correlator) error {
 	return err
 }
 
-// commit appends completed flows to flash and saves the snapshot; it runs
-// where nothing changes the correlator or the live database underneath.
-func (lc *lifecycle) commit(ctx context.Context, c *flow.Correlator) error {
-	state := c.Export()
+// errStopping is commit's answer when the pipeline stopped before the
+// commit could take its state.
+var errStopping = errors.New("stopping")
+
+// commit appends the flows completed so far to flash and then saves the
+// correlator's snapshot. Only what must agree is taken while ingest
+// waits (paused calls take at a quiet point of the pipeline): the
+// correlator's state and the live database's pin, which fixes the flows
+// this commit journals (store.PendingCommit). Reading, deflating and
+// syncing them, and writing the snapshot, run while ingest goes on.
+//
+// The journal is synced before the snapshot is written, so a crash at
+// any point leaves a journal at least as new as the snapshot: a flow the
+// snapshot holds open was either still open at the pin or is in the
+// journal of a later commit, never lost, and the journal holds each
+// completed flow once per key, never counted twice.
+func (lc *lifecycle) commit(ctx context.Context, paused func(take func(*flow.Correlator)) error) error {
+	var pc *store.PendingCommit
 	if lc.archived() {
-		st, err := lc.db.Commit(ctx)
+		var err error
+		if pc, err = lc.db.BeginCommit(ctx); err != nil {
+			return err
+		}
+		defer pc.Close()
+	}
+	var state flow.State
+	var pinErr error
+	var taken, resumed time.Time
+	err := paused(func(c *flow.Correlator) {
+		taken = time.Now()
+		defer func() { resumed = time.Now() }()
+		state = c.Export()
+		if pc != nil {
+			pinErr = pc.Pin(ctx)
+		}
+	})
+	if err != nil || taken.IsZero() {
+		return errStopping
+	}
+	if pinErr != nil {
+		return pinErr
+	}
+	if pc != nil {
+		st, err := pc.Finish(ctx)
 		if err != nil {
 			return err
 		}
-		lc.log.Debug("committed to flash", "flows", st.Flows, "devices", st.Devices, "alerts", st.Alerts)
+		lc.log.Debug("committed to flash", "flows", st.Flows, "devices", st.Devices, "alerts", st.Alerts,
+			"paused_s", resumed.Sub(taken).Seconds(), "duration_s", time.Since(taken).Seconds())
 	}
 	if err := ingest.SaveSnapshot(lc.snapshot, state); err != nil {
 		return err
