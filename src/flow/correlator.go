@@ -124,6 +124,7 @@ type entry struct {
 // one goroutine feeds it and drains it.
 type Correlator struct {
 	opts      Options
+	local     localNets // opts.LocalNetworks
 	hold      eve.Timestamp
 	flows     map[uint64]*entry
 	fresh     []*entry // new flows, oldest first, to be shown as active
@@ -167,6 +168,7 @@ func New(opts Options) *Correlator {
 	}
 	return &Correlator{
 		opts:      opts,
+		local:     newLocalNets(opts.LocalNetworks),
 		hold:      eve.Timestamp(opts.Hold / time.Microsecond),
 		flows:     make(map[uint64]*entry),
 		dns:       NewDNSHistory(opts.MaxDNSAnswers, eve.Timestamp(opts.DNSGrace/time.Microsecond)),
@@ -193,14 +195,7 @@ func (c *Correlator) Stats() Stats {
 // Watermark returns the newest event time seen.
 func (c *Correlator) Watermark() eve.Timestamp { return c.watermark }
 
-func (c *Correlator) isLocal(ip netip.Addr) bool {
-	for _, p := range c.opts.LocalNetworks {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+func (c *Correlator) isLocal(ip netip.Addr) bool { return c.local.contains(ip) }
 
 // Handle feeds one event.
 func (c *Correlator) Handle(ev *eve.Event) {
