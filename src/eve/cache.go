@@ -1,6 +1,9 @@
 package eve
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // stringCache is a direct-mapped cache of strings in front of a map: a hit
 // costs a cheap hash and one comparison where the map costs a full hash
@@ -43,5 +46,57 @@ func (c *stringCache) get(b []byte) (string, bool) {
 func (c *stringCache) put(v string) {
 	if v != "" {
 		c[slot([]byte(v))] = v
+	}
+}
+
+// addrCache is a direct-mapped cache of IPv4 addresses by their text (at
+// most 15 bytes, held as two words).
+type addrCache [addrSlots]addrEntry
+
+type addrEntry struct {
+	lo, hi uint64
+	n      int
+	a      netip.Addr
+}
+
+const addrSlots = 256
+
+// addrText returns b's bytes as two words, zero past its end, when b is
+// short enough and has eight bytes of room after each word's start.
+func addrText(b []byte) (lo, hi uint64, ok bool) {
+	n := len(b)
+	if n == 0 || n > 15 || cap(b) < 16 {
+		return 0, 0, false
+	}
+	lo = binary.LittleEndian.Uint64(b[:8])
+	hi = binary.LittleEndian.Uint64(b[8:16])
+	if n < 8 {
+		lo &= 1<<(8*n) - 1
+		hi = 0
+	} else {
+		hi &= 1<<(8*(n-8)) - 1
+	}
+	return lo, hi, true
+}
+
+func addrSlot(lo, hi uint64) int {
+	return int(((lo ^ hi*0x9e3779b97f4a7c15) * 0xff51afd7ed558ccd) >> 56) // 8 bits: addrSlots
+}
+
+func (c *addrCache) get(b []byte) (netip.Addr, bool) {
+	lo, hi, ok := addrText(b)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	e := &c[addrSlot(lo, hi)]
+	if e.lo == lo && e.hi == hi && e.n == len(b) {
+		return e.a, true
+	}
+	return netip.Addr{}, false
+}
+
+func (c *addrCache) put(b []byte, a netip.Addr) {
+	if lo, hi, ok := addrText(b); ok {
+		c[addrSlot(lo, hi)] = addrEntry{lo, hi, len(b), a}
 	}
 }

@@ -31,6 +31,9 @@ type Decoder struct {
 	names map[string]string
 	// recent caches names' entries, words interned's.
 	recent, words stringCache
+	// addrs caches IPv4 addresses by their text: the LAN's devices and
+	// the servers they use come back line after line.
+	addrs addrCache
 	// minute is the last timestamp parsed in Suricata's own form, whose
 	// date, hour, minute and zone the next ones most likely share; at is
 	// that minute's start.
@@ -98,25 +101,16 @@ const suricataForm = "2006-01-02T15:04:05.000000+0000"
 // form, parses only seconds and microseconds when the rest is that of the
 // timestamp parsed last.
 func (d *Decoder) parseTimestamp(b []byte) (Timestamp, error) {
-	const sec, frac, zone = 17, 20, 26
+	if t, ok := d.sameMinute(b); ok {
+		return t, nil
+	}
+	const sec, frac = 17, 20
 	if len(b) != len(suricataForm) || b[sec-1] != ':' || b[frac-1] != '.' {
 		return ParseTimestamp(b)
 	}
-	var n int64 // seconds and microseconds, as one number
-	for _, c := range b[sec:zone] {
-		if c == '.' {
-			continue
-		}
-		if c < '0' || c > '9' {
-			return ParseTimestamp(b) // to say what is wrong
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if n > 60_999_999 {
-		return ParseTimestamp(b)
-	}
-	if d.at != 0 && string(b[:sec]) == string(d.minute[:sec]) && string(b[zone:]) == string(d.minute[zone:]) {
-		return d.at + Timestamp(n), nil
+	n := secondsPart(b)
+	if n < 0 {
+		return ParseTimestamp(b) // to say what is wrong
 	}
 	t, err := ParseTimestamp(b)
 	if err == nil {
@@ -124,6 +118,43 @@ func (d *Decoder) parseTimestamp(b []byte) (Timestamp, error) {
 		d.at = t - Timestamp(n)
 	}
 	return t, err
+}
+
+// sameMinute parses b when it is in Suricata's form and shares date, hour,
+// minute and zone with the timestamp parsed last: every byte of it is then
+// a digit, '.' or one of that timestamp's.
+func (d *Decoder) sameMinute(b []byte) (Timestamp, bool) {
+	const sec, frac, zone = 17, 20, 26
+	if d.at == 0 || len(b) != len(suricataForm) || b[frac-1] != '.' ||
+		string(b[:sec]) != string(d.minute[:sec]) || string(b[zone:]) != string(d.minute[zone:]) {
+		return 0, false
+	}
+	n := secondsPart(b)
+	if n < 0 {
+		return 0, false
+	}
+	return d.at + Timestamp(n), true
+}
+
+// secondsPart returns the seconds and microseconds of a timestamp in
+// Suricata's form as one number, or -1 when they are not digits or out of
+// range.
+func secondsPart(b []byte) int64 {
+	const sec, zone = 17, 26
+	var n int64
+	for _, c := range b[sec:zone] {
+		if c == '.' {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n > 60_999_999 {
+		return -1
+	}
+	return n
 }
 
 // FieldError reports a field whose value has the wrong type or form.
@@ -240,10 +271,7 @@ func (d *Decoder) event(ev *Event) (eventType string, err error) {
 		}
 		switch string(key) {
 		case "timestamp":
-			var b []byte
-			if b, err = s.rawString(); err == nil {
-				ev.Timestamp, err = d.parseTimestamp(b)
-			}
+			ev.Timestamp, err = d.timestamp()
 		case "event_type":
 			eventType, err = d.internedStr()
 		case "flow_id":
@@ -324,7 +352,11 @@ func (d *Decoder) addr() (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
+	if a, ok := d.addrs.get(b); ok {
+		return a, nil
+	}
 	if a, ok := parseIPv4(b); ok {
+		d.addrs.put(b, a)
 		return a, nil
 	}
 	a, err := netip.ParseAddr(string(b))
@@ -474,7 +506,18 @@ func (d *Decoder) firstMAC(dst *string) error {
 }
 
 func (d *Decoder) timestamp() (Timestamp, error) {
-	b, err := d.s.rawString()
+	s := &d.s
+	// Most timestamps share their minute with the last: parsed in place,
+	// without looking for the string's end, which is where that form
+	// ends (its bytes are digits and the last timestamp's).
+	const n = len(suricataForm)
+	if p := s.pos; p+n+2 <= len(s.data) && s.data[p] == '"' && s.data[p+n+1] == '"' {
+		if t, ok := d.sameMinute(s.data[p+1 : p+1+n]); ok {
+			s.pos = p + n + 2
+			return t, nil
+		}
+	}
+	b, err := s.rawString()
 	if err != nil {
 		return 0, err
 	}
