@@ -559,8 +559,20 @@ func (s *scanner) skipString() error {
 }
 
 // stringEnd returns the index of the quote that ends the string whose
-// contents start at i, or false when the data ends first.
+// contents start at i, or false when the data ends first. A string that
+// ends within a word is found in line.
 func stringEnd(data []byte, i int) (int, bool) {
+	if i+8 <= len(data) {
+		if m := quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+			if j := i + bits.TrailingZeros64(m)/8; data[j] == '"' {
+				return j, true
+			}
+		}
+	}
+	return stringEndSlow(data, i)
+}
+
+func stringEndSlow(data []byte, i int) (int, bool) {
 	for i < len(data) {
 		i += quoteOrEscape(data[i:])
 		if i >= len(data) {
