@@ -458,7 +458,7 @@ func (cs *candScan) boundedCands(ctx context.Context, p *candPart, days []boundD
 		return nil
 	}
 	slices.SortFunc(days, func(a, b boundDay) int { return cmp.Compare(b.top, a.top) })
-	var read []store.Column // the columns gathered a block at a time
+	var read []store.Column // the columns gathered for the blocks decoded
 	for _, c := range cs.read(true, true, true) {
 		if c != store.ColStart {
 			read = append(read, c)
