@@ -20,11 +20,14 @@ type plan struct {
 	p        Params
 	from, to float64 // 0 when open
 	conds    []string
-	args     []any
-	hosts    hostFilter
-	ignore   bool // hide names on the ignore list
-	infos    *infos
-	devs     *deviceNames
+	// movingRead: the conditions include those of the days being moved
+	// (read when the first snapshot opens).
+	movingRead bool
+	args       []any
+	hosts      hostFilter
+	ignore     bool // hide names on the ignore list
+	infos      *infos
+	devs       *deviceNames
 	// The row conditions' values, for the archived rows Go filters.
 	macs, ips    []string
 	apps, protos []string // lower case

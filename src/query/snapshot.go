@@ -55,6 +55,19 @@ func (e *Engine) snapshot(ctx context.Context, pl *plan) (*snapshot, error) {
 		s.close()
 		return nil, fmt.Errorf("query: %w", err)
 	}
+	// Live rows of a day being moved that the archive holds already are
+	// left out, as they will be once deleted (see store.Moving).
+	moving, err := store.MovingDays(ctx, conn)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	if !pl.movingRead {
+		pl.movingRead = true
+		for _, m := range moving {
+			pl.add(m.LiveCondition())
+		}
+	}
 	s.arch = &store.Archive{}
 	if !pl.p.Active { // archived flows are never in progress
 		if s.arch, err = e.db.ReadArchive(ctx, conn, pl.from, pl.to, pl.p.Start.IsZero(), pl.p.End.IsZero()); err != nil {

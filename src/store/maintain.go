@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -164,52 +165,107 @@ func (db *DB) archiveDue(ctx context.Context, now time.Time, p Policy, st *Maint
 		if !due {
 			continue
 		}
-		live, err := db.liveDay(ctx, d.day)
+		live, upto, err := db.liveDay(ctx, d.day)
 		if err != nil {
 			return err
 		}
 		if err := db.rewriteDay(ctx, d.day, live, nil, p.Rules, dueRules(p.Rules, d.day, now), st); err != nil {
 			return err
 		}
+		if err := db.setMoving(ctx, d.day, upto); err != nil {
+			return err
+		}
 		if err := db.deleteLive(ctx, live); err != nil {
 			return err
+		}
+		if _, err := db.sql.ExecContext(ctx, "DELETE FROM moving WHERE day = ? AND upto <= ?", d.day, upto); err != nil {
+			return fmt.Errorf("archive day %d: %w", d.day, err)
 		}
 		total -= d.n
 	}
 	return nil
 }
 
-// liveDay reads the completed live flows of day.
-func (db *DB) liveDay(ctx context.Context, day int64) (out []archRow, err error) {
+// liveDay reads the completed live flows of day, and the largest of
+// their ids.
+func (db *DB) liveDay(ctx context.Context, day int64) (out []archRow, upto int64, err error) {
 	err = db.readLive(ctx, func(q querier) error {
-		out, err = readLiveDay(ctx, q, day)
+		out, upto, err = readLiveDay(ctx, q, day)
 		return err
 	})
-	return out, err
+	return out, upto, err
 }
 
-func readLiveDay(ctx context.Context, q querier, day int64) ([]archRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT flow_key, start, end, mac, src_ip, src_port, dest_ip, dest_port, proto,
+func readLiveDay(ctx context.Context, q querier, day int64) ([]archRow, int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, flow_key, start, end, mac, src_ip, src_port, dest_ip, dest_port, proto,
 		app_proto, observed_name, name_source, bytes_sent, bytes_received, pkts_sent, pkts_received, flows
 		FROM flows WHERE active = 0 AND CAST(round(end * 1e6) AS INTEGER) / 1000 / ? = ?`, msPerDay, day)
 	if err != nil {
-		return nil, fmt.Errorf("archive: read live day %d: %w", day, err)
+		return nil, 0, fmt.Errorf("archive: read live day %d: %w", day, err)
 	}
 	defer rows.Close()
 	var out []archRow
+	var upto int64
 	for rows.Next() {
 		var r archRow
+		var id int64
 		var key sql.NullInt64
 		var start, end float64
-		if err := rows.Scan(&key, &start, &end, &r.MAC, &r.SrcIP, &r.SrcPort, &r.DestIP, &r.DestPort, &r.Proto,
+		if err := rows.Scan(&id, &key, &start, &end, &r.MAC, &r.SrcIP, &r.SrcPort, &r.DestIP, &r.DestPort, &r.Proto,
 			&r.AppProto, &r.Name, &r.Source, &r.BytesSent, &r.BytesRcv, &r.PktsSent, &r.PktsRcv, &r.Flows); err != nil {
-			return nil, fmt.Errorf("archive: read live day %d: %w", day, err)
+			return nil, 0, fmt.Errorf("archive: read live day %d: %w", day, err)
 		}
+		upto = max(upto, id)
 		r.Key = key.Int64
 		r.Start, r.End = micros(start)/1000, micros(end)/1000
 		out = append(out, r)
 	}
+	return out, upto, rows.Err()
+}
+
+// setMoving records that day's live rows up to id upto are archived, so
+// that queries leave them out until deleteLive has removed them (see
+// migration 0006).
+func (db *DB) setMoving(ctx context.Context, day, upto int64) error {
+	_, err := db.sql.ExecContext(ctx, `INSERT INTO moving (day, upto) VALUES (?, ?)
+		ON CONFLICT (day) DO UPDATE SET upto = max(upto, excluded.upto)`, day, upto)
+	if err != nil {
+		return fmt.Errorf("archive day %d: mark moving: %w", day, err)
+	}
+	return nil
+}
+
+// Moving is a day whose live rows up to id UpTo are archived already and
+// being deleted from the live database: queries of both tiers leave
+// those live rows out.
+type Moving struct{ Day, UpTo int64 }
+
+// MovingDays returns the days being moved, read through q (a query's
+// transaction, so that they agree with the rows it reads).
+func MovingDays(ctx context.Context, q *sql.Conn) ([]Moving, error) {
+	rows, err := q.QueryContext(ctx, "SELECT day, upto FROM main.moving")
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return nil, nil // a database not migrated yet, opened read-only
+		}
+		return nil, fmt.Errorf("read moving days: %w", err)
+	}
+	defer rows.Close()
+	var out []Moving
+	for rows.Next() {
+		var m Moving
+		if err := rows.Scan(&m.Day, &m.UpTo); err != nil {
+			return nil, fmt.Errorf("read moving days: %w", err)
+		}
+		out = append(out, m)
+	}
 	return out, rows.Err()
+}
+
+// LiveCondition is the SQL condition (on main.flows aliased f) that
+// leaves out the live rows of m already archived.
+func (m Moving) LiveCondition() string {
+	return fmt.Sprintf("NOT (f.id <= %d AND CAST(round(f.end * 1e6) AS INTEGER) / 1000 / %d = %d)", m.UpTo, msPerDay, m.Day)
 }
 
 // liveDeleteSlice is how many moved flows one transaction deletes from
