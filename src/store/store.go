@@ -62,6 +62,9 @@ type DB struct {
 // Open opens or creates the database at path (":memory:" for tests) and
 // migrates it to the current schema.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if err := registerHandle(); err != nil {
+		return nil, err
+	}
 	if path != ":memory:" {
 		if opts.ReadOnly {
 			if _, err := os.Stat(path); err != nil {

@@ -48,6 +48,7 @@ type writer struct {
 	device, deviceName *sql.Stmt
 	mu                 sync.Mutex
 	ips                map[netip.Addr]string // flowWriter.ips, kept between batches
+	rows               rowBuf                // flowWriter.rows, kept between batches
 }
 
 func (db *DB) prepare(ctx context.Context) (*writer, error) {
@@ -127,7 +128,7 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		return writeFlows(sc, w.ips, b.Updates)
+		return writeFlows(sc, w.ips, &w.rows, b.Updates)
 	}); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
