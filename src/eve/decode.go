@@ -177,7 +177,7 @@ var interned = func() map[string]string {
 		"dcerpc", "bittorrent-dht", "pgsql", "telnet", "websocket", "doh2", "failed",
 		"A", "AAAA", "CNAME", "HTTPS", "SVCB", "PTR", "MX", "TXT", "NS", "SOA", "SRV",
 		"NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED",
-		"request", "reply", "discover", "offer", "ack", "nak", "release", "inform", "decline",
+		"query", "answer", "response", "request", "reply", "discover", "offer", "ack", "nak", "release", "inform", "decline",
 		"new", "established", "closed", "bypassed", "timeout", "forced", "shutdown",
 		"allowed", "blocked", "to_server", "to_client",
 	} {

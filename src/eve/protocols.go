@@ -2,6 +2,7 @@ package eve
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // The decoders of the protocol objects pakon reads: dns (v2 and v3), tls,
@@ -195,7 +196,7 @@ func (d *Decoder) answer() (Answer, error) {
 			if s.peek() != '"' {
 				err = s.skip() // SOA and friends log an object
 			} else {
-				a.Data, err = s.str()
+				a.Data, err = d.rdata()
 			}
 		default:
 			err = s.skip()
@@ -204,6 +205,22 @@ func (d *Decoder) answer() (Answer, error) {
 			return a, err
 		}
 	}
+}
+
+// rdata reads a record's data: a CNAME's target is most often a name
+// seen before, shared instead of copied.
+func (d *Decoder) rdata() (string, error) {
+	b, err := d.s.rawString()
+	if err != nil {
+		return "", err
+	}
+	if v, ok := d.name(b); ok {
+		return v, nil
+	}
+	if !utf8.Valid(b) {
+		return string(bytesToValidUTF8(b)), nil
+	}
+	return string(b), nil
 }
 
 // grouped reads the "grouped" answer format ({"A": ["1.2.3.4"], "CNAME": […]}).
