@@ -89,45 +89,47 @@ func (s *scanner) expectSlow(c byte) error {
 // every member cost more than reading most members.
 func (s *scanner) member(first bool) (key []byte, more bool, err error) {
 	// The common case in line: no space, a separator that fits, and a
-	// key without escapes that ends within two words.
-	data, p := s.data, s.pos
-	// Room for a separator, a quote, two words and '":'.
-	if p+20 <= len(data) {
-		switch data[p] {
-		case ',':
-			if first {
-				return s.memberSlow(first)
-			}
-			p++
-		case '}':
-			s.pos = p + 1
-			return nil, false, nil
-		case '"':
-			if !first {
-				return s.memberSlow(first)
-			}
-		default:
+	// key without escapes that ends within two words, all in a window of
+	// the line whose size lets the compiler drop the bounds checks.
+	p := s.pos
+	if p+20 > len(s.data) {
+		return s.memberSlow(first)
+	}
+	w := (*[20]byte)(s.data[p : p+20])
+	o := 0 // the key's quote
+	switch w[0] {
+	case ',':
+		if first {
 			return s.memberSlow(first)
 		}
-		if data[p] == '"' {
-			i := p + 1
-			m := quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
-			if m == 0 {
-				i += 8
-				m = quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
-			}
-			if m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				if data[i] == '"' && data[i+1] == ':' {
-					s.pos = i + 2
-					return data[p+1 : i], true, nil
-				}
+		o = 1
+	case '}':
+		s.pos = p + 1
+		return nil, false, nil
+	case '"':
+		if !first {
+			return s.memberSlow(first)
+		}
+	default:
+		return s.memberSlow(first)
+	}
+	if w[o] == '"' {
+		k := o + 1
+		m := quoteOrEscapeIn(binary.LittleEndian.Uint64(w[k : k+8]))
+		if m == 0 {
+			k += 8
+			m = quoteOrEscapeIn(binary.LittleEndian.Uint64(w[k : k+8]))
+		}
+		if m != 0 {
+			k += bits.TrailingZeros64(m) / 8
+			if w[k] == '"' && w[k+1] == ':' {
+				s.pos = p + k + 2
+				return w[o+1 : k], true, nil
 			}
 		}
-		s.pos = p
-		return s.key()
 	}
-	return s.memberSlow(first)
+	s.pos = p + o
+	return s.key()
 }
 
 // memberSlow is member for the cases it does not handle in line.
