@@ -235,39 +235,42 @@ func quoteOrEscapeIn(x uint64) uint64 {
 // characters are accepted: Suricata escapes them, and refusing a line for
 // one would lose an event over nothing.
 func (s *scanner) rawString() ([]byte, error) {
-	data, start := s.data, s.pos+1
-	// expect, by hand: it is too big to be inlined.
-	if start <= len(data) && data[start-1] == '"' {
-		s.pos = start
-	} else if err := s.expectSlow('"'); err != nil {
-		return nil, err
-	} else {
-		start = s.pos
-	}
-	// Most keys and values end within two words: look there first,
-	// without a call.
-	if start+16 <= len(data) {
-		i := start
-		m := quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
-		if m == 0 {
-			i += 8
-			m = quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
-		}
-		if m != 0 {
-			i += bits.TrailingZeros64(m) / 8
-			if data[i] == '"' {
-				s.pos = i + 1
-				return data[start:i], nil
+	// Most keys and values end within two words: looked for there first,
+	// in a fixed window of the line (no bounds checks), without a call.
+	p := s.pos
+	if p+17 <= len(s.data) {
+		w := (*[17]byte)(s.data[p : p+17])
+		if w[0] == '"' {
+			k := 1
+			m := quoteOrEscapeIn(binary.LittleEndian.Uint64(w[k : k+8]))
+			if m == 0 {
+				k += 8
+				m = quoteOrEscapeIn(binary.LittleEndian.Uint64(w[k : k+8]))
 			}
-			s.pos = i
-			return s.escapedString(start)
+			if m != 0 {
+				k += bits.TrailingZeros64(m) / 8
+				if w[k] == '"' {
+					s.pos = p + k + 1
+					return w[1:k], nil
+				}
+				s.pos = p + k
+				return s.escapedString(p + 1)
+			}
 		}
 	}
-	rest := data[start:]
+	return s.rawStringSlow()
+}
+
+func (s *scanner) rawStringSlow() ([]byte, error) {
+	if err := s.expect('"'); err != nil {
+		return nil, err
+	}
+	start := s.pos
+	rest := s.data[start:]
 	i := quoteOrEscape(rest)
 	switch {
 	case i == len(rest):
-		s.pos = len(data)
+		s.pos = len(s.data)
 		return nil, s.errorf("unterminated string")
 	case rest[i] == '\\':
 		s.pos = start + i
