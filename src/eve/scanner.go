@@ -425,14 +425,31 @@ func (s *scanner) number() ([]byte, error) {
 func (s *scanner) digits() (n uint64, ok bool) {
 	data, p := s.data, s.pos
 	i := p
-	if i+16 <= len(data) {
-		// Up to two words of digits, then the loop for what is left.
-		k, v := digitWord(binary.LittleEndian.Uint64(data[i:]))
-		n, i = v, i+k
-		if k == 8 {
-			k, v = digitWord(binary.LittleEndian.Uint64(data[i:]))
-			n, i = n*pow10[k]+v, i+k
+	if p+16 <= len(data) {
+		// Up to two words of digits, in a fixed window of the line; a
+		// number that ends in it ends here, longer ones in the loop.
+		w := (*[16]byte)(data[p : p+16])
+		k, v := digitWord(binary.LittleEndian.Uint64(w[0:8]))
+		if k == 0 {
+			return 0, false
 		}
+		if k < 8 {
+			if endsNumber(w[k]) {
+				s.pos = p + k
+				return v, true
+			}
+			return 0, false
+		}
+		k2, v2 := digitWord(binary.LittleEndian.Uint64(w[8:16]))
+		n = v*pow10[k2] + v2
+		if k2 < 8 {
+			if endsNumber(w[8+k2]) {
+				s.pos = p + 8 + k2
+				return n, true
+			}
+			return 0, false
+		}
+		i = p + 16
 	}
 	for ; i < len(data) && i-p < 18; i++ {
 		c := data[i] - '0'
@@ -444,14 +461,21 @@ func (s *scanner) digits() (n uint64, ok bool) {
 	if i == p {
 		return 0, false
 	}
-	if i < len(data) {
-		switch data[i] {
-		case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '-', '+', '.', 'e', 'E':
-			return 0, false
-		}
+	if i < len(data) && !endsNumber(data[i]) {
+		return 0, false
 	}
 	s.pos = i
 	return n, true
+}
+
+// endsNumber tells whether c, after digits, ends the number token (is not
+// part of it: a digit, sign, point or exponent).
+func endsNumber(c byte) bool {
+	switch c {
+	case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '-', '+', '.', 'e', 'E':
+		return false
+	}
+	return true
 }
 
 var pow10 = [9]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
