@@ -592,9 +592,10 @@ func (s *scanner) skipString() error {
 // ends within a word is found in line.
 func stringEnd(data []byte, i int) (int, bool) {
 	if i+8 <= len(data) {
-		if m := quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:])); m != 0 {
-			if j := i + bits.TrailingZeros64(m)/8; data[j] == '"' {
-				return j, true
+		w := (*[8]byte)(data[i : i+8])
+		if m := quoteOrEscapeIn(binary.LittleEndian.Uint64(w[:])); m != 0 {
+			if k := bits.TrailingZeros64(m) / 8; w[k&7] == '"' {
+				return i + k, true
 			}
 		}
 	}
