@@ -188,7 +188,7 @@ var interned = func() map[string]string {
 
 func (d *Decoder) internedStr() (string, error) {
 	s := &d.s
-	if s.peek() == 'n' {
+	if s.isNull() {
 		return "", s.null()
 	}
 	b, err := s.rawString()
@@ -577,7 +577,7 @@ func (d *Decoder) flow(f *Flow) error {
 // dot, interned when it already was in that form.
 func (d *Decoder) hostname() (string, error) {
 	s := &d.s
-	if s.peek() == 'n' {
+	if s.isNull() {
 		return "", s.null()
 	}
 	b, err := s.rawString()

@@ -50,6 +50,15 @@ func (s *scanner) wsSlow() {
 	}
 }
 
+// isNull tells whether the next value is null (it starts with 'n'); a
+// string's quote, the usual answer, is checked first.
+func (s *scanner) isNull() bool {
+	if s.pos < len(s.data) && s.data[s.pos] == '"' {
+		return false
+	}
+	return s.peek() == 'n'
+}
+
 // peek returns the next non-space byte, or 0 at the end of input.
 func (s *scanner) peek() byte {
 	s.ws()
@@ -362,7 +371,7 @@ func (s *scanner) hex4() (rune, error) {
 // some protocol bytes verbatim) is replaced by U+FFFD so that everything
 // pakon stores and prints is valid text. null reads as "".
 func (s *scanner) str() (string, error) {
-	if s.peek() == 'n' {
+	if s.isNull() {
 		return "", s.null()
 	}
 	b, err := s.rawString()
@@ -571,6 +580,9 @@ func (s *scanner) skip() error {
 		if s.fastSkip() {
 			return nil
 		}
+	case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		_, err := s.number()
+		return err
 	}
 	return s.skipDepth(0)
 }
