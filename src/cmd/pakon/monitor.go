@@ -45,7 +45,15 @@ type daemon struct {
 	eventsRate  float64
 	busAttached bool
 	floodSeen   map[string]uint64 // capped count last logged per device
+	// liveRows is status's count of live rows, taken at liveRowsAt: a
+	// count walks a whole index of the live database (a million rows
+	// under a flood), too much for every status call (LuCI polls it).
+	liveRows   int64
+	liveRowsAt time.Time
 }
+
+// liveRowsMaxAge is how old status's count of live rows may be.
+const liveRowsMaxAge = 15 * time.Second
 
 var (
 	_ ubusapi.Backend      = (*daemon)(nil)
@@ -279,9 +287,7 @@ func (d *daemon) Status(ctx context.Context) (any, error) {
 		// is writing it.
 		st.Suricata.Connected = !s.LastEvent.IsZero() && time.Since(s.LastEvent) < 5*time.Minute
 	}
-	if n, err := d.db.CountFlows(ctx); err == nil {
-		st.DB.Live.Rows = n
-	}
+	st.DB.Live.Rows = d.countLiveRows(ctx)
 	if cfg.ArchivePath != "" {
 		st.DB.Archive = &FileInfo{Path: cfg.ArchivePath, Size: fileSize(cfg.ArchivePath)}
 	}
@@ -316,6 +322,27 @@ func (d *daemon) Status(ctx context.Context) (any, error) {
 		st.Errors = append(st.Errors, fmt.Sprintf("%d flows not tracked: too many open flows", s.Flow.Overflow))
 	}
 	return st, nil
+}
+
+// countLiveRows returns the number of live rows, counted at most
+// liveRowsMaxAge ago (the last count if counting fails).
+func (d *daemon) countLiveRows(ctx context.Context) int64 {
+	d.mu.Lock()
+	n, at := d.liveRows, d.liveRowsAt
+	d.mu.Unlock()
+	if time.Since(at) < liveRowsMaxAge {
+		return n
+	}
+	n, err := d.db.CountFlows(ctx)
+	if err != nil {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.liveRows
+	}
+	d.mu.Lock()
+	d.liveRows, d.liveRowsAt = n, time.Now()
+	d.mu.Unlock()
+	return n
 }
 
 // ruleCatalog returns the rule files of the current config.
