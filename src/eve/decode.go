@@ -29,8 +29,8 @@ type Decoder struct {
 	// the same few dozen devices and a few thousand names all day, so
 	// sharing one copy saves an allocation per event and memory per flow.
 	names map[string]string
-	// recent caches names' entries, words interned's.
-	recent, words stringCache
+	// recent caches names' entries.
+	recent stringCache
 	// addrs caches IPv4 addresses by their text: the LAN's devices and
 	// the servers they use come back line after line.
 	addrs addrCache
@@ -72,18 +72,6 @@ func (d *Decoder) name(b []byte) (string, bool) {
 	v, ok := d.names[string(b)]
 	if ok {
 		d.recent.put(v)
-	}
-	return v, ok
-}
-
-// word looks b up among the interned words.
-func (d *Decoder) word(b []byte) (string, bool) {
-	if v, ok := d.words.get(b); ok {
-		return v, true
-	}
-	v, ok := interned[string(b)]
-	if ok {
-		d.words.put(v)
 	}
 	return v, ok
 }
@@ -166,26 +154,6 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// interned holds the strings that repeat in every event, so that decoding
-// them allocates nothing and all events share one copy.
-var interned = func() map[string]string {
-	m := map[string]string{}
-	for _, s := range []string{
-		"TCP", "UDP", "ICMP", "IPv6-ICMP", "SCTP", "GRE",
-		"tls", "http", "http2", "dns", "quic", "dhcp", "ssh", "smtp", "ftp", "ftp-data", "ntp",
-		"smb", "krb5", "snmp", "sip", "rdp", "mqtt", "rfb", "imap", "ike", "tftp", "nfs",
-		"dcerpc", "bittorrent-dht", "pgsql", "telnet", "websocket", "doh2", "failed",
-		"A", "AAAA", "CNAME", "HTTPS", "SVCB", "PTR", "MX", "TXT", "NS", "SOA", "SRV",
-		"NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED",
-		"query", "answer", "response", "request", "reply", "discover", "offer", "ack", "nak", "release", "inform", "decline",
-		"new", "established", "closed", "bypassed", "timeout", "forced", "shutdown",
-		"allowed", "blocked", "to_server", "to_client",
-	} {
-		m[s] = s
-	}
-	return m
-}()
-
 func (d *Decoder) internedStr() (string, error) {
 	s := &d.s
 	if s.isNull() {
@@ -195,7 +163,7 @@ func (d *Decoder) internedStr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if v, ok := d.word(b); ok {
+	if v, ok := word(b); ok {
 		return v, nil
 	}
 	return string(bytesToValidUTF8IfNeeded(b)), nil

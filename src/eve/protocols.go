@@ -235,7 +235,7 @@ func (d *Decoder) grouped(x *DNS) error {
 		if err != nil || !more {
 			return err
 		}
-		rrtype, ok := d.word(key)
+		rrtype, ok := word(key)
 		if !ok {
 			rrtype = string(key)
 		}
