@@ -75,21 +75,32 @@ func edgeRecords() []flow.Record {
 // must store the same values.
 func TestRunInsertStoresWhatDriverStores(t *testing.T) {
 	run, driver := MustOpenDB(t), MustOpenDB(t)
-	for _, r := range edgeRecords() {
-		write(t, run, flow.Update{Record: r})
-		if r.Active {
-			// The driver path takes an active record only as a new row.
-			write(t, driver, flow.Update{Record: r})
-			continue
+	// Enough rows for statements of many rows and single ones, each
+	// record twice: the second (another flow_id, same flow) updates the
+	// first, within one statement or across two.
+	var batch []flow.Update
+	for i := range 40 {
+		for _, r := range edgeRecords() {
+			r.SrcPort += uint16(i % 20)
+			r.FlowID += uint64(i) * 10 // flow_ids apart: a completion looks a row up by its flow_id
+			batch = append(batch, flow.Update{Record: r})
+			if r.Active {
+				// The driver path takes an active record only as a new row.
+				write(t, driver, flow.Update{Record: r})
+				continue
+			}
+			write(t, driver, flow.Update{Record: r, Written: true})
 		}
-		write(t, driver, flow.Update{Record: r, Written: true})
 	}
+	write(t, run, batch...)
 	got, want := storedRows(t, run), storedRows(t, driver)
-	if len(got) != 3 {
-		t.Fatalf("%d rows, want 3: %v", len(got), got)
+	if len(got) != 60 || len(want) != 60 {
+		t.Fatalf("%d and %d rows, want 60", len(got), len(want))
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("run insert stored\n%v\nthe driver stored\n%v", got, want)
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("row %d: run insert stored\n%v\nthe driver stored\n%v", i, got[i], want[i])
+		}
 	}
 	for _, c := range []struct {
 		row  int
@@ -144,7 +155,9 @@ func TestRunInsertErrorRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ups []flow.Update
-	for i := range 20 {
+	// Flow 13 in the first statement of many rows, flow 113 in a later
+	// one, flow 233 among the single rows at the end.
+	for i := range 250 {
 		r := rec(uint64(i+1), float64(100+i), float64(110+i), false)
 		ups = append(ups, flow.Update{Record: r})
 	}
@@ -153,7 +166,7 @@ func TestRunInsertErrorRollsBack(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
 		t.Fatalf("error %v, want a constraint error", err)
 	}
-	if !strings.Contains(err.Error(), "flow 13") || !strings.Contains(err.Error(), "refused") {
+	if !strings.Contains(err.Error(), "flow 13:") || !strings.Contains(err.Error(), "flow 13 refused") {
 		t.Fatalf("error %q names neither the flow nor the reason", err)
 	}
 	if store.IsBusy(err) {
@@ -162,12 +175,30 @@ func TestRunInsertErrorRollsBack(t *testing.T) {
 	if n, err := db.CountFlows(context.Background()); err != nil || n != 0 {
 		t.Fatalf("%d rows after a failed batch (%v)", n, err)
 	}
-	// The connection is usable after the error: the next batch goes in.
-	ups = ups[:12]
-	if err := db.Write(context.Background(), &store.Batch{Updates: ups}); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := db.CountFlows(context.Background()); n != 12 {
-		t.Fatalf("%d rows, want 12", n)
+	// The connection is usable after the error; later rows fail too.
+	for _, c := range []struct {
+		refuse uint64
+		want   int64
+	}{{113, 112}, {233, 232}, {0, 250}} {
+		if _, err := db.SQL().Exec("DROP TRIGGER refuse"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL().Exec(fmt.Sprintf(`CREATE TRIGGER refuse BEFORE INSERT ON flows WHEN new.flow_id = %d
+			BEGIN SELECT RAISE(ABORT, 'refused'); END`, c.refuse)); err != nil {
+			t.Fatal(err)
+		}
+		err := db.Write(context.Background(), &store.Batch{Updates: ups[:c.want]})
+		if err == nil {
+			err = db.Write(context.Background(), &store.Batch{Updates: ups})
+		}
+		if c.refuse == 0 && err != nil {
+			t.Fatal(err)
+		}
+		if c.refuse != 0 && !strings.Contains(fmt.Sprint(err), fmt.Sprintf("flow %d:", c.refuse)) {
+			t.Fatalf("error %v, want flow %d refused", err, c.refuse)
+		}
+		if n, _ := db.CountFlows(context.Background()); n != c.want {
+			t.Fatalf("%d rows, want %d", n, c.want)
+		}
 	}
 }
