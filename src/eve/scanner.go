@@ -244,20 +244,25 @@ func quoteOrEscapeIn(x uint64) uint64 {
 // characters are accepted: Suricata escapes them, and refusing a line for
 // one would lose an event over nothing.
 func (s *scanner) rawString() ([]byte, error) {
-	// Most keys and values end within two words: looked for there first,
-	// in a fixed window of the line (no bounds checks), without a call.
+	// Most keys and values end within three words (MACs take 17 bytes):
+	// looked for there first, in a fixed window of the line (no bounds
+	// checks), without a call.
 	p := s.pos
-	if p+17 <= len(s.data) {
-		w := (*[17]byte)(s.data[p : p+17])
+	if p+25 <= len(s.data) {
+		w := (*[25]byte)(s.data[p : p+25])
 		if w[0] == '"' {
 			k := 1
 			m := quoteOrEscapeIn(binary.LittleEndian.Uint64(w[k : k+8]))
 			if m == 0 {
 				k += 8
 				m = quoteOrEscapeIn(binary.LittleEndian.Uint64(w[k : k+8]))
+				if m == 0 {
+					k += 8
+					m = quoteOrEscapeIn(binary.LittleEndian.Uint64(w[k : k+8]))
+				}
 			}
 			if m != 0 {
-				k += bits.TrailingZeros64(m) / 8
+				k += bits.TrailingZeros64(m) / 8 & 7 // m != 0: at most 7
 				if w[k] == '"' {
 					s.pos = p + k + 1
 					return w[1:k], nil
