@@ -2,6 +2,7 @@ package eve
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -113,12 +114,27 @@ func (d *Decoder) parseTimestamp(b []byte) (Timestamp, error) {
 // a digit, '.' or one of that timestamp's.
 func (d *Decoder) sameMinute(b []byte) (Timestamp, bool) {
 	const sec, frac, zone = 17, 20, 26
-	if d.at == 0 || len(b) != len(suricataForm) || b[frac-1] != '.' ||
-		string(b[:sec]) != string(d.minute[:sec]) || string(b[zone:]) != string(d.minute[zone:]) {
+	if d.at == 0 || len(b) != len(suricataForm) {
 		return 0, false
 	}
-	n := secondsPart(b)
-	if n < 0 {
+	t := (*[len(suricataForm)]byte)(b)
+	m := &d.minute
+	le := binary.LittleEndian
+	if le.Uint64(t[0:8]) != le.Uint64(m[0:8]) || le.Uint64(t[8:16]) != le.Uint64(m[8:16]) || t[16] != m[16] ||
+		le.Uint32(t[zone:zone+4]) != le.Uint32(m[zone:zone+4]) || t[30] != m[30] || t[frac-1] != '.' {
+		return 0, false
+	}
+	// Seconds, then the six digits of microseconds in a word (a seventh
+	// would be the zone's first byte); anything else as secondsPart
+	// reads it.
+	var n int64
+	s0, s1 := t[sec]-'0', t[sec+1]-'0'
+	if k, us := digitWord(le.Uint64(t[frac : frac+8])); s0 <= 9 && s1 <= 9 && k == 6 {
+		n = int64(s0*10+s1)*1e6 + int64(us)
+	} else {
+		n = secondsPart(b)
+	}
+	if n < 0 || n > 60_999_999 {
 		return 0, false
 	}
 	return d.at + Timestamp(n), true
