@@ -59,7 +59,7 @@ type addrEntry struct {
 	a      netip.Addr
 }
 
-const addrSlots = 256
+const addrSlots = 1024
 
 // addrText returns b's bytes as two words, zero past its end, when b is
 // short enough and has eight bytes of room after each word's start.
@@ -80,7 +80,7 @@ func addrText(b []byte) (lo, hi uint64, ok bool) {
 }
 
 func addrSlot(lo, hi uint64) int {
-	return int(((lo ^ hi*0x9e3779b97f4a7c15) * 0xff51afd7ed558ccd) >> 56) // 8 bits: addrSlots
+	return int(((lo ^ hi*0x9e3779b97f4a7c15) * 0xff51afd7ed558ccd) >> 54) // 10 bits: addrSlots
 }
 
 func (c *addrCache) get(b []byte) (netip.Addr, bool) {
