@@ -15,6 +15,7 @@ typedef struct sqlite3_value sqlite3_value;
 typedef struct sqlite3_api_routines sqlite3_api_routines;
 
 int sqlite3_auto_extension(void (*)(void));
+int sqlite3_config(int, ...);
 int sqlite3_create_function_v2(sqlite3 *, const char *, int, int, void *,
 	void (*)(sqlite3_context *, int, sqlite3_value **),
 	void (*)(sqlite3_context *, int, sqlite3_value **),
@@ -48,7 +49,16 @@ static int pakon_conn_init(sqlite3 *db, char **err, const sqlite3_api_routines *
 		pakon_db_handle, 0, 0, 0);
 }
 
-static int pakon_register(void) {
+#define PAKON_CONFIG_STMTJRNL_SPILL 26
+
+// pakon_register registers pakon_conn_init for every connection opened
+// from now on. First, before SQLite initializes, it keeps statement
+// journals of up to 1 MiB in memory: a statement of many rows in a
+// transaction journals every page it changes, and SQLite's default (64
+// KiB) would write them to a temporary file, four writes a flow. *spill
+// is 0 when that failed (SQLite was in use already).
+static int pakon_register(int *spill) {
+	*spill = sqlite3_config(PAKON_CONFIG_STMTJRNL_SPILL, 1 << 20);
 	return sqlite3_auto_extension((void (*)(void))pakon_conn_init);
 }
 
@@ -146,7 +156,8 @@ import (
 // A batch's flows are written by the writing connection itself: most of
 // them are new rows, and those go to SQLite a run at a time, one cgo call
 // binding and stepping the inserts for every row of the run, with the
-// values laid out in flat buffers (rowBuf), manyRows rows a statement.
+// values laid out in flat buffers (rowBuf), manyRows rows a statement
+// (when its journal stays in memory, see pakon_register).
 // Through the driver, each of the 18 values was a cgo call of its own,
 // and the step and reset two more: at a hundred thousand flows a second
 // those calls cost more than a third of the store's work; a statement of
@@ -159,11 +170,17 @@ import (
 // pakon_db_handle(), its own handle: Go prepares the insert on the
 // connection's handle with it. Open calls it before opening any.
 var registerHandle = sync.OnceValue(func() error {
-	if rc := C.pakon_register(); rc != 0 {
+	var spill C.int
+	if rc := C.pakon_register(&spill); rc != 0 {
 		return fmt.Errorf("register pakon_db_handle: %w", sqlite3.Error{Code: sqlite3.ErrNo(rc)})
 	}
+	journalInMemory = spill == 0
 	return nil
 })
+
+// journalInMemory is true when statement journals stay in memory (see
+// pakon_register); without it, new rows go one a statement.
+var journalInMemory bool
 
 // flowWriter writes a batch's flows on one connection.
 type flowWriter struct {
@@ -232,11 +249,13 @@ func newFlowWriter(sc *sqlite3.SQLiteConn, ips map[netip.Addr]string, rows *rowB
 	if rc := C.pakon_prepare(w.handle, q, -1, &w.ins); rc != 0 {
 		return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
 	}
-	qm := C.CString(sqlInsertFlows(manyRows))
-	defer C.free(unsafe.Pointer(qm))
-	if rc := C.pakon_prepare(w.handle, qm, -1, &w.many); rc != 0 {
-		C.pakon_finalize(w.ins)
-		return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
+	if journalInMemory {
+		qm := C.CString(sqlInsertFlows(manyRows))
+		defer C.free(unsafe.Pointer(qm))
+		if rc := C.pakon_prepare(w.handle, qm, -1, &w.many); rc != 0 {
+			C.pakon_finalize(w.ins)
+			return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
+		}
 	}
 	for i := range w.args {
 		w.args[i].Ordinal = i + 1
@@ -274,7 +293,9 @@ func (w *flowWriter) prepare() error {
 
 func (w *flowWriter) close() {
 	C.pakon_finalize(w.ins)
-	C.pakon_finalize(w.many)
+	if w.many != 0 {
+		C.pakon_finalize(w.many)
+	}
 	for _, st := range w.closers {
 		st.Close()
 	}
