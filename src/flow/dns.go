@@ -206,9 +206,12 @@ func (h *DNSHistory) Expire(now eve.Timestamp) int {
 				}
 			}
 			dropped += len(list) - len(kept)
-			if len(kept) == 0 {
+			switch len(kept) {
+			case 0:
 				delete(byIP, ip)
-			} else {
+			case len(list):
+				// Nothing dropped: the list is as it was.
+			default:
 				byIP[ip] = kept
 			}
 		}
@@ -241,9 +244,12 @@ func (h *DNSHistory) evictOldest(n int) int {
 					dropped++
 				}
 			}
-			if len(kept) == 0 {
+			switch len(kept) {
+			case 0:
 				delete(byIP, ip)
-			} else {
+			case len(list):
+				// Nothing dropped: the list is as it was.
+			default:
 				byIP[ip] = kept
 			}
 		}
