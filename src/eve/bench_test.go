@@ -26,3 +26,18 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeLean decodes the same lines as ingest does, with Lean and
+// Reuse set.
+func BenchmarkDecodeLean(b *testing.B) {
+	lines := evetest.New(30, 1, time.Unix(1_700_000_000, 0)).Lines(10000)
+	d := eve.Decoder{Lean: true, Reuse: true}
+	var ev eve.Event
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := d.Decode(lines[i%len(lines)], &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -7,8 +7,8 @@ import (
 
 // stringCache is a direct-mapped cache of strings in front of a map: a hit
 // costs a cheap hash and one comparison where the map costs a full hash
-// and a probe. EVE repeats the same few dozen words, MACs and names line
-// after line. A slot holds the last string stored in it; collisions only
+// and a probe. EVE repeats the same few dozen MACs and a few hundred names
+// line after line. A slot holds the last string stored in it; collisions only
 // cost the map lookup.
 type stringCache [cacheSlots]string
 
