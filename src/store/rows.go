@@ -15,7 +15,6 @@ typedef struct sqlite3_value sqlite3_value;
 typedef struct sqlite3_api_routines sqlite3_api_routines;
 
 int sqlite3_auto_extension(void (*)(void));
-int sqlite3_config(int, ...);
 int sqlite3_create_function_v2(sqlite3 *, const char *, int, int, void *,
 	void (*)(sqlite3_context *, int, sqlite3_value **),
 	void (*)(sqlite3_context *, int, sqlite3_value **),
@@ -49,16 +48,7 @@ static int pakon_conn_init(sqlite3 *db, char **err, const sqlite3_api_routines *
 		pakon_db_handle, 0, 0, 0);
 }
 
-#define PAKON_CONFIG_STMTJRNL_SPILL 26
-
-// pakon_register registers pakon_conn_init for every connection opened
-// from now on. First, before SQLite initializes, it keeps statement
-// journals of up to 1 MiB in memory: a statement of many rows in a
-// transaction journals every page it changes, and SQLite's default (64
-// KiB) would write them to a temporary file, four writes a flow. *spill
-// is 0 when that failed (SQLite was in use already).
-static int pakon_register(int *spill) {
-	*spill = sqlite3_config(PAKON_CONFIG_STMTJRNL_SPILL, 1 << 20);
+static int pakon_register(void) {
 	return sqlite3_auto_extension((void (*)(void))pakon_conn_init);
 }
 
@@ -77,63 +67,44 @@ static const char *pakon_errmsg(uintptr_t db) { return sqlite3_errmsg((sqlite3 *
 // numTexts text spans (offset, length) into text.
 enum { NUM_INTS = 9, NUM_TEXTS = 7, STRIDE = NUM_INTS + 2 * NUM_TEXTS };
 
-// bind_row binds one row's values to st from parameter first on.
-static void bind_row(sqlite3_stmt *st, int first, const long long *num, const double *tm, const char *text) {
-	const long long *sp = num + NUM_INTS;
-	int p = first;
-	sqlite3_bind_int64(st, p, num[0]);              // flow_key
-	if (num[1]) sqlite3_bind_int64(st, p + 1, num[1]); // flow_id
-	else sqlite3_bind_null(st, p + 1);
-	sqlite3_bind_double(st, p + 2, tm[0]);             // start
-	sqlite3_bind_double(st, p + 3, tm[1]);             // end
-	sqlite3_bind_text(st, p + 4, text + sp[0], (int)sp[1], 0);   // mac
-	sqlite3_bind_text(st, p + 5, text + sp[2], (int)sp[3], 0);   // src_ip
-	sqlite3_bind_int64(st, p + 6, num[2]);                      // src_port
-	sqlite3_bind_text(st, p + 7, text + sp[4], (int)sp[5], 0);   // dest_ip
-	sqlite3_bind_int64(st, p + 8, num[3]);                      // dest_port
-	sqlite3_bind_text(st, p + 9, text + sp[6], (int)sp[7], 0);   // proto
-	sqlite3_bind_text(st, p + 10, text + sp[8], (int)sp[9], 0);  // app_proto
-	sqlite3_bind_text(st, p + 11, text + sp[10], (int)sp[11], 0); // observed_name
-	sqlite3_bind_text(st, p + 12, text + sp[12], (int)sp[13], 0); // name_source
-	sqlite3_bind_int64(st, p + 13, num[4]);
-	sqlite3_bind_int64(st, p + 14, num[5]);
-	sqlite3_bind_int64(st, p + 15, num[6]);
-	sqlite3_bind_int64(st, p + 16, num[7]);
-	sqlite3_bind_int64(st, p + 17, num[8]);                     // active
-}
-
-// pakon_insert_flows inserts n rows: k at a time with many (one
-// statement for k rows), the rest with one. A failed statement of k rows
-// leaves nothing behind (SQLite rolls a statement back), and its rows go
-// again one by one, which finds the one that fails. It returns how many
-// rows went in; *rc holds the extended error code of the row that did
-// not.
-static int pakon_insert_flows(uintptr_t db, uintptr_t onep, uintptr_t manyp, int k, int n,
-	const long long *num, const double *tm, const char *text, int *rc) {
-	sqlite3_stmt *one = (sqlite3_stmt *)onep, *many = (sqlite3_stmt *)manyp;
-	int i = 0, r;
+// pakon_insert_flows runs st (sqlInsertFlow) for n rows: one call for a
+// run of rows instead of a call per bound value. It returns how many rows
+// went in; *rc holds the extended error code of the row that did not.
+static int pakon_insert_flows(uintptr_t db, uintptr_t stp, int n, const long long *num,
+	const double *tm, const char *text, int *rc) {
+	sqlite3_stmt *st = (sqlite3_stmt *)stp;
+	int i;
 	*rc = 0;
-	while (many && n - i >= k) {
-		for (r = 0; r < k; r++) {
-			bind_row(many, 1 + r * 18, num + (long)(i + r) * STRIDE, tm + (long)(i + r) * 2, text);
-		}
-		int ok = sqlite3_step(many) == PAKON_DONE;
-		sqlite3_reset(many);
-		if (!ok) break;
-		i += k;
-	}
-	for (; i < n; i++) {
-		bind_row(one, 1, num + (long)i * STRIDE, tm + (long)i * 2, text);
-		if (sqlite3_step(one) != PAKON_DONE) {
-			sqlite3_reset(one);
+	for (i = 0; i < n; i++, num += STRIDE, tm += 2) {
+		const long long *sp = num + NUM_INTS;
+		sqlite3_bind_int64(st, 1, num[0]);           // flow_key
+		if (num[1]) sqlite3_bind_int64(st, 2, num[1]); // flow_id
+		else sqlite3_bind_null(st, 2);
+		sqlite3_bind_double(st, 3, tm[0]);            // start
+		sqlite3_bind_double(st, 4, tm[1]);            // end
+		sqlite3_bind_text(st, 5, text + sp[0], (int)sp[1], 0);  // mac
+		sqlite3_bind_text(st, 6, text + sp[2], (int)sp[3], 0);  // src_ip
+		sqlite3_bind_int64(st, 7, num[2]);                     // src_port
+		sqlite3_bind_text(st, 8, text + sp[4], (int)sp[5], 0);  // dest_ip
+		sqlite3_bind_int64(st, 9, num[3]);                     // dest_port
+		sqlite3_bind_text(st, 10, text + sp[6], (int)sp[7], 0); // proto
+		sqlite3_bind_text(st, 11, text + sp[8], (int)sp[9], 0); // app_proto
+		sqlite3_bind_text(st, 12, text + sp[10], (int)sp[11], 0); // observed_name
+		sqlite3_bind_text(st, 13, text + sp[12], (int)sp[13], 0); // name_source
+		sqlite3_bind_int64(st, 14, num[4]);
+		sqlite3_bind_int64(st, 15, num[5]);
+		sqlite3_bind_int64(st, 16, num[6]);
+		sqlite3_bind_int64(st, 17, num[7]);
+		sqlite3_bind_int64(st, 18, num[8]);                    // active
+		if (sqlite3_step(st) != PAKON_DONE) {
+			sqlite3_reset(st);
 			*rc = sqlite3_extended_errcode((sqlite3 *)db);
 			break;
 		}
-		sqlite3_reset(one);
+		sqlite3_reset(st);
 	}
 	// The texts were bound without a copy; the buffer is Go's.
-	sqlite3_clear_bindings(one);
-	if (many) sqlite3_clear_bindings(many);
+	sqlite3_clear_bindings(st);
 	return i;
 }
 */
@@ -155,13 +126,11 @@ import (
 
 // A batch's flows are written by the writing connection itself: most of
 // them are new rows, and those go to SQLite a run at a time, one cgo call
-// binding and stepping the inserts for every row of the run, with the
-// values laid out in flat buffers (rowBuf), manyRows rows a statement
-// (when its journal stays in memory, see pakon_register).
-// Through the driver, each of the 18 values was a cgo call of its own,
-// and the step and reset two more: at a hundred thousand flows a second
-// those calls cost more than a third of the store's work; a statement of
-// many rows opens the table's and indexes' cursors once for all of them. The rarer updates (an active row
+// binding and stepping the insert for every row of the run, with the
+// values laid out in flat buffers (rowBuf). Through the driver, each of
+// the 18 values was a cgo call of its own, and the step and reset two
+// more: at a hundred thousand flows a second those calls cost more than
+// a third of the store's work. The rarer updates (an active row
 // completed or discarded) still go through the driver's prepared
 // statements. The batch's transaction, begun through database/sql on the
 // same connection, bounds both.
@@ -170,24 +139,17 @@ import (
 // pakon_db_handle(), its own handle: Go prepares the insert on the
 // connection's handle with it. Open calls it before opening any.
 var registerHandle = sync.OnceValue(func() error {
-	var spill C.int
-	if rc := C.pakon_register(&spill); rc != 0 {
+	if rc := C.pakon_register(); rc != 0 {
 		return fmt.Errorf("register pakon_db_handle: %w", sqlite3.Error{Code: sqlite3.ErrNo(rc)})
 	}
-	journalInMemory = spill == 0
 	return nil
 })
-
-// journalInMemory is true when statement journals stay in memory (see
-// pakon_register); without it, new rows go one a statement.
-var journalInMemory bool
 
 // flowWriter writes a batch's flows on one connection.
 type flowWriter struct {
 	sc     *sqlite3.SQLiteConn
 	handle C.uintptr_t // sc's sqlite3 *
 	ins    C.uintptr_t // sqlInsertFlow on handle, for runs of new rows
-	many   C.uintptr_t // the same for manyRows rows
 	rows   *rowBuf
 	// The driver's statements, prepared when the batch has an update that
 	// needs them.
@@ -249,14 +211,6 @@ func newFlowWriter(sc *sqlite3.SQLiteConn, ips map[netip.Addr]string, rows *rowB
 	if rc := C.pakon_prepare(w.handle, q, -1, &w.ins); rc != 0 {
 		return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
 	}
-	if journalInMemory {
-		qm := C.CString(sqlInsertFlows(manyRows))
-		defer C.free(unsafe.Pointer(qm))
-		if rc := C.pakon_prepare(w.handle, qm, -1, &w.many); rc != 0 {
-			C.pakon_finalize(w.ins)
-			return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
-		}
-	}
 	for i := range w.args {
 		w.args[i].Ordinal = i + 1
 	}
@@ -293,9 +247,6 @@ func (w *flowWriter) prepare() error {
 
 func (w *flowWriter) close() {
 	C.pakon_finalize(w.ins)
-	if w.many != 0 {
-		C.pakon_finalize(w.many)
-	}
 	for _, st := range w.closers {
 		st.Close()
 	}
@@ -374,7 +325,7 @@ func (w *flowWriter) flush(updates []flow.Update) error {
 	// Text needs a first byte to point at even when every value is empty.
 	b.text = append(b.text, 0)
 	var rc C.int
-	done := int(C.pakon_insert_flows(w.handle, w.ins, w.many, manyRows, C.int(n), (*C.longlong)(unsafe.Pointer(&b.num[0])),
+	done := int(C.pakon_insert_flows(w.handle, w.ins, C.int(n), (*C.longlong)(unsafe.Pointer(&b.num[0])),
 		(*C.double)(unsafe.Pointer(&b.times[0])), (*C.char)(unsafe.Pointer(&b.text[0])), &rc))
 	if done < n {
 		id := updates[b.updates[done]].Record.FlowID

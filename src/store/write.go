@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 
 	"github.com/mattn/go-sqlite3"
@@ -44,15 +43,6 @@ const (
 			ip = CASE WHEN excluded.ip != '' THEN excluded.ip ELSE ip END,
 			last_seen = max(coalesce(last_seen, excluded.last_seen), excluded.last_seen)`
 )
-
-// manyRows is how many rows one statement of sqlInsertFlows inserts.
-const manyRows = 32
-
-// sqlInsertFlows is sqlInsertFlow for n rows.
-func sqlInsertFlows(n int) string {
-	values := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	return strings.Replace(sqlInsertFlow, values, strings.TrimSuffix(strings.Repeat(values+", ", n), ", "), 1)
-}
 
 type writer struct {
 	device, deviceName *sql.Stmt

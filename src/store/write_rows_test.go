@@ -75,9 +75,8 @@ func edgeRecords() []flow.Record {
 // must store the same values.
 func TestRunInsertStoresWhatDriverStores(t *testing.T) {
 	run, driver := MustOpenDB(t), MustOpenDB(t)
-	// Enough rows for statements of many rows and single ones, each
-	// record twice: the second (another flow_id, same flow) updates the
-	// first, within one statement or across two.
+	// Each record twice: the second (another flow_id, same flow) updates
+	// the first.
 	var batch []flow.Update
 	for i := range 40 {
 		for _, r := range edgeRecords() {
@@ -155,8 +154,8 @@ func TestRunInsertErrorRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ups []flow.Update
-	// Flow 13 in the first statement of many rows, flow 113 in a later
-	// one, flow 233 among the single rows at the end.
+	// Flows 13, 113 and 233 refused in turn: early, in the middle, late
+	// in a run.
 	for i := range 250 {
 		r := rec(uint64(i+1), float64(100+i), float64(110+i), false)
 		ups = append(ups, flow.Update{Record: r})
