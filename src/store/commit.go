@@ -581,7 +581,7 @@ func (db *DB) Restore(ctx context.Context) (RestoreStats, error) {
 			return st, fmt.Errorf("restore journal: %w", err)
 		}
 		ins, err := tx.PrepareContext(ctx, "INSERT INTO flows ("+flowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-			ON CONFLICT (flow_key) DO NOTHING`)
+			ON CONFLICT DO NOTHING`)
 		if err != nil {
 			tx.Rollback()
 			return st, fmt.Errorf("restore journal: %w", err)

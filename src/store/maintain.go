@@ -165,9 +165,13 @@ func (db *DB) archiveDue(ctx context.Context, now time.Time, p Policy, st *Maint
 		if !due {
 			continue
 		}
-		live, upto, err := db.liveDay(ctx, d.day)
+		live, refs, err := db.liveDay(ctx, d.day)
 		if err != nil {
 			return err
+		}
+		var upto int64
+		for _, r := range refs {
+			upto = max(upto, r.id)
 		}
 		if err := db.rewriteDay(ctx, d.day, live, nil, p.Rules, dueRules(p.Rules, d.day, now), st); err != nil {
 			return err
@@ -175,7 +179,7 @@ func (db *DB) archiveDue(ctx context.Context, now time.Time, p Policy, st *Maint
 		if err := db.setMoving(ctx, d.day, upto); err != nil {
 			return err
 		}
-		if err := db.deleteLive(ctx, live); err != nil {
+		if err := db.deleteLive(ctx, refs); err != nil {
 			return err
 		}
 		if _, err := db.sql.ExecContext(ctx, "DELETE FROM moving WHERE day = ? AND upto <= ?", d.day, upto); err != nil {
@@ -186,26 +190,28 @@ func (db *DB) archiveDue(ctx context.Context, now time.Time, p Policy, st *Maint
 	return nil
 }
 
-// liveDay reads the completed live flows of day, and the largest of
-// their ids.
-func (db *DB) liveDay(ctx context.Context, day int64) (out []archRow, upto int64, err error) {
+// liveRef names a live row read for a move: its id and its flow key.
+type liveRef struct{ id, key int64 }
+
+// liveDay reads the completed live flows of day, and which rows they are.
+func (db *DB) liveDay(ctx context.Context, day int64) (out []archRow, refs []liveRef, err error) {
 	err = db.readLive(ctx, func(q querier) error {
-		out, upto, err = readLiveDay(ctx, q, day)
+		out, refs, err = readLiveDay(ctx, q, day)
 		return err
 	})
-	return out, upto, err
+	return out, refs, err
 }
 
-func readLiveDay(ctx context.Context, q querier, day int64) ([]archRow, int64, error) {
+func readLiveDay(ctx context.Context, q querier, day int64) ([]archRow, []liveRef, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, flow_key, start, end, mac, src_ip, src_port, dest_ip, dest_port, proto,
 		app_proto, observed_name, name_source, bytes_sent, bytes_received, pkts_sent, pkts_received, flows
 		FROM flows WHERE active = 0 AND CAST(round(end * 1e6) AS INTEGER) / 1000 / ? = ?`, msPerDay, day)
 	if err != nil {
-		return nil, 0, fmt.Errorf("archive: read live day %d: %w", day, err)
+		return nil, nil, fmt.Errorf("archive: read live day %d: %w", day, err)
 	}
 	defer rows.Close()
 	var out []archRow
-	var upto int64
+	var refs []liveRef
 	for rows.Next() {
 		var r archRow
 		var id int64
@@ -213,14 +219,14 @@ func readLiveDay(ctx context.Context, q querier, day int64) ([]archRow, int64, e
 		var start, end float64
 		if err := rows.Scan(&id, &key, &start, &end, &r.MAC, &r.SrcIP, &r.SrcPort, &r.DestIP, &r.DestPort, &r.Proto,
 			&r.AppProto, &r.Name, &r.Source, &r.BytesSent, &r.BytesRcv, &r.PktsSent, &r.PktsRcv, &r.Flows); err != nil {
-			return nil, 0, fmt.Errorf("archive: read live day %d: %w", day, err)
+			return nil, nil, fmt.Errorf("archive: read live day %d: %w", day, err)
 		}
-		upto = max(upto, id)
+		refs = append(refs, liveRef{id, key.Int64})
 		r.Key = key.Int64
 		r.Start, r.End = micros(start)/1000, micros(end)/1000
 		out = append(out, r)
 	}
-	return out, upto, rows.Err()
+	return out, refs, rows.Err()
 }
 
 // setMoving records that day's live rows up to id upto are archived, so
@@ -280,25 +286,28 @@ const liveDeleteSlice = 1024
 
 // deleteLive removes moved flows (and their journal marks) from the live
 // database, liveDeleteSlice to a transaction, paced (see paced).
-func (db *DB) deleteLive(ctx context.Context, rows []archRow) error {
-	// In key order, each slice touches the key indexes' pages once.
-	slices.SortFunc(rows, func(a, b archRow) int { return cmp.Compare(a.Key, b.Key) })
-	return paced(ctx, len(rows), liveDeleteSlice, func(i, j int) error { return db.deleteLiveSlice(ctx, rows[i:j]) })
+func (db *DB) deleteLive(ctx context.Context, refs []liveRef) error {
+	// In id order, each slice touches the table's pages once (and a day's
+	// rows are mostly neighbours there, having ended in turn).
+	slices.SortFunc(refs, func(a, b liveRef) int { return cmp.Compare(a.id, b.id) })
+	return paced(ctx, len(refs), liveDeleteSlice, func(i, j int) error { return db.deleteLiveSlice(ctx, refs[i:j]) })
 }
 
-func (db *DB) deleteLiveSlice(ctx context.Context, rows []archRow) error {
+func (db *DB) deleteLiveSlice(ctx context.Context, refs []liveRef) error {
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("archive: delete moved flows: %w", err)
 	}
 	defer tx.Rollback()
-	for _, q := range []string{"DELETE FROM flows WHERE flow_key = ? AND active = 0", "DELETE FROM journaled WHERE flow_key = ?"} {
+	// By id, checked against the key: the row read is the row deleted.
+	for _, q := range []string{"DELETE FROM flows WHERE id = ?1 AND flow_key IS ?2 AND active = 0",
+		"DELETE FROM journaled WHERE flow_key = ?2"} {
 		st, err := tx.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("archive: delete moved flows: %w", err)
 		}
-		for i := range rows {
-			if _, err := st.ExecContext(ctx, rows[i].Key); err != nil {
+		for _, r := range refs {
+			if _, err := st.ExecContext(ctx, r.id, r.key); err != nil {
 				st.Close()
 				return fmt.Errorf("archive: delete moved flows: %w", err)
 			}

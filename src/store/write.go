@@ -20,7 +20,7 @@ const flowColumns = `flow_key, flow_id, start, end, mac, src_ip, src_port, dest_
 const (
 	sqlInsertFlow = `INSERT INTO flows (` + flowColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (flow_key) DO UPDATE SET
+		ON CONFLICT (start, flow_key) DO UPDATE SET
 			end = excluded.end, mac = excluded.mac, app_proto = excluded.app_proto,
 			observed_name = excluded.observed_name, name_source = excluded.name_source,
 			bytes_sent = excluded.bytes_sent, bytes_received = excluded.bytes_received,
