@@ -89,7 +89,9 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 	}
 	args = append(args, pl.args...)
 	where := pl.where()
+	var whereExtra []string
 	if nameCond != "" {
+		whereExtra = []string{nameCond}
 		where = pl.where(nameCond)
 		args = append(args, nameArgs...)
 	}
@@ -119,7 +121,15 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 		return res, nil
 	}
 	if len(ac.cands) > 0 {
-		rows, err := pl.mergePage(ctx, s, ac, prefix+"SELECT "+flowOrder(p.Sort)+", f.start, f.id"+from+join+where+order, args)
+		live := func(cond string, condArgs ...any) (string, []any) {
+			w := where
+			if cond != "" {
+				w = pl.where(append([]string{cond}, whereExtra...)...)
+			}
+			return prefix + "SELECT " + flowOrder(p.Sort) + ", f.start, f.id" + from + join + w + order,
+				slices.Concat(args[:len(args)-len(nameArgs)], condArgs, nameArgs)
+		}
+		rows, err := pl.mergePage(ctx, s, ac, live)
 		if err != nil {
 			return nil, err
 		}
