@@ -65,6 +65,12 @@ func (db *DB) Clear(ctx context.Context, f ClearFilter) (ClearStats, error) {
 	if _, err := db.sql.ExecContext(ctx, "DELETE FROM journaled WHERE flow_key NOT IN (SELECT flow_key FROM flows WHERE flow_key IS NOT NULL)"); err != nil {
 		return st, fmt.Errorf("clear live flows: %w", err)
 	}
+	// A moving mark whose rows are all gone would hide new rows that are
+	// given their ids again (an emptied table numbers from 1).
+	if _, err := db.sql.ExecContext(ctx, `DELETE FROM moving WHERE NOT EXISTS (SELECT 1 FROM flows f
+		WHERE f.id <= moving.upto AND CAST(round(f.end * 1e6) AS INTEGER) / 1000 / ? = moving.day)`, msPerDay); err != nil {
+		return st, fmt.Errorf("clear live flows: %w", err)
+	}
 	if f.Before.IsZero() {
 		q, a := "DELETE FROM devices", []any{}
 		if f.MAC != "" {

@@ -514,3 +514,30 @@ func TestDeviceSyncBatches(t *testing.T) {
 		t.Errorf("archived last_seen %v, want %v", last, want)
 	}
 }
+
+// TestClearDropsEmptyMovingMarks: a clear that empties a moving day's
+// rows drops its mark (new rows could be given the same ids again), and
+// one that leaves some keeps it.
+func TestClearDropsEmptyMovingMarks(t *testing.T) {
+	const a, b = "02:00:00:00:00:01", "02:00:00:00:00:02"
+	db := tiers(t, t.TempDir())
+	if err := db.Write(ctx, &store.Batch{Updates: genFlows(1, 50, a, b)}); err != nil {
+		t.Fatal(err)
+	}
+	day := base.Unix() / 86400
+	if _, err := db.SQL().Exec("INSERT INTO main.moving (day, upto) SELECT ?, max(id) FROM main.flows", day); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Clear(ctx, store.ClearFilter{MAC: a}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM main.moving"); n != 1 {
+		t.Errorf("clear of one device: %d moving marks, want the day's kept", n)
+	}
+	if _, err := db.Clear(ctx, store.ClearFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM main.moving"); n != 0 {
+		t.Errorf("clear of everything: %d moving marks left", n)
+	}
+}
