@@ -70,7 +70,11 @@ func TestBackHalfPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, key := range append(query.SortKeys(), "") {
+		for i, key := range append(query.SortKeys(), "") {
+			// Under qemu (-short) every other sort key; native runs all.
+			if testing.Short() && i%2 == 1 {
+				continue
+			}
 			for _, desc := range []bool{false, true} {
 				for _, pg := range []struct{ limit, offset int }{{25, all.Total/2 + 1}, {25, all.Total - 25}, {25, all.Total - 3},
 					{1, all.Total - 1}, {7, all.Total * 3 / 4}} {

@@ -217,6 +217,11 @@ func TestTieredEqualsFlat(t *testing.T) {
 	for _, rg := range ranges {
 		for _, fl := range filters {
 			k++
+			// Under qemu (-short, ten times slower) one case in three
+			// checks the other architectures; native runs check all.
+			if testing.Short() && k%3 != 0 {
+				continue
+			}
 			p := fl.p
 			p.Start, p.End = rg.start, rg.end
 			n := rg.name + "/" + fl.name
