@@ -135,6 +135,11 @@ func (d *daemon) SetDeviceName(ctx context.Context, mac, name string) error {
 // Clear deletes stored flows (both tiers, and the flash journal).
 func (d *daemon) Clear(ctx context.Context, f store.ClearFilter) (store.ClearStats, error) {
 	st, err := d.db.Clear(ctx, f)
+	// Whatever the outcome, status counts the live rows afresh: the page
+	// tells "no data yet" from "nothing matches" by that count.
+	d.mu.Lock()
+	d.liveRowsAt = time.Time{}
+	d.mu.Unlock()
 	if err == nil {
 		d.log.Info("cleared flows", "mac", f.MAC, "before", f.Before, "live", st.LiveFlows, "archived_rows", st.ArchivedRows,
 			"alerts", st.Alerts)
@@ -325,12 +330,13 @@ func (d *daemon) Status(ctx context.Context) (any, error) {
 }
 
 // countLiveRows returns the number of live rows, counted at most
-// liveRowsMaxAge ago (the last count if counting fails).
+// liveRowsMaxAge ago (the last count if counting fails). None is counted
+// again at once: that is cheap, and the first flows should show.
 func (d *daemon) countLiveRows(ctx context.Context) int64 {
 	d.mu.Lock()
 	n, at := d.liveRows, d.liveRowsAt
 	d.mu.Unlock()
-	if time.Since(at) < liveRowsMaxAge {
+	if n > 0 && time.Since(at) < liveRowsMaxAge {
 		return n
 	}
 	n, err := d.db.CountFlows(ctx)
