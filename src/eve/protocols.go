@@ -243,23 +243,15 @@ func (d *Decoder) grouped(x *DNS) error {
 			return err
 		}
 		for first := true; ; first = false {
-			more, err := s.element(first)
+			v, ok, err := s.stringElement(first)
+			if ok {
+				x.Answers = append(x.Answers, Answer{Type: rrtype, Data: v})
+			}
 			if err != nil {
 				return err
 			}
-			if !more {
+			if !ok {
 				break
-			}
-			if s.peek() != '"' {
-				if err := s.skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			v, err := s.str()
-			x.Answers = append(x.Answers, Answer{Type: rrtype, Data: v})
-			if err != nil {
-				return err
 			}
 		}
 	}
@@ -496,23 +488,15 @@ func (d *Decoder) metadata(m map[string][]string) error {
 			return err
 		}
 		for first := true; ; first = false {
-			more, err := s.element(first)
+			v, ok, err := s.stringElement(first)
+			if ok {
+				m[name] = append(m[name], v)
+			}
 			if err != nil {
 				return err
 			}
-			if !more {
+			if !ok {
 				break
-			}
-			if s.peek() != '"' {
-				if err := s.skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			v, err := s.str()
-			m[name] = append(m[name], v)
-			if err != nil {
-				return err
 			}
 		}
 	}

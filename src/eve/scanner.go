@@ -203,6 +203,26 @@ func (s *scanner) element(first bool) (more bool, err error) {
 	}
 }
 
+// stringElement reads an array's next string, skipping elements of other
+// types (after its '[' when first). ok tells that a string was read; it
+// is false, with a nil error, after the closing ']'. A string cut short
+// comes back with its error, as str returns it.
+func (s *scanner) stringElement(first bool) (v string, ok bool, err error) {
+	for ; ; first = false {
+		more, err := s.element(first)
+		if err != nil || !more {
+			return "", false, err
+		}
+		if s.peek() == '"' {
+			v, err := s.str()
+			return v, true, err
+		}
+		if err := s.skip(); err != nil {
+			return "", false, err
+		}
+	}
+}
+
 // Eight copies of a byte, for quoteOrEscape.
 const (
 	ones   = 0x0101010101010101
