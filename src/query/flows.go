@@ -88,10 +88,9 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 		args = append(args, jsonObject(pl.devs.all()))
 	}
 	args = append(args, pl.args...)
+	baseArgs := slices.Clip(args) // the prefix's and the plan's, before the name condition's
 	where := pl.where()
-	var whereExtra []string
 	if nameCond != "" {
-		whereExtra = []string{nameCond}
 		where = pl.where(nameCond)
 		args = append(args, nameArgs...)
 	}
@@ -122,12 +121,15 @@ func (e *Engine) Flows(ctx context.Context, p Params) (*Result, error) {
 	}
 	if len(ac.cands) > 0 {
 		live := func(cond string, condArgs ...any) (string, []any) {
-			w := where
+			w, a := where, args
 			if cond != "" {
-				w = pl.where(append([]string{cond}, whereExtra...)...)
+				conds := []string{cond}
+				if nameCond != "" {
+					conds = append(conds, nameCond)
+				}
+				w, a = pl.where(conds...), slices.Concat(baseArgs, condArgs, nameArgs)
 			}
-			return prefix + "SELECT " + flowOrder(p.Sort) + ", f.start, f.id" + from + join + w + order,
-				slices.Concat(args[:len(args)-len(nameArgs)], condArgs, nameArgs)
+			return prefix + "SELECT " + flowOrder(p.Sort) + ", f.start, f.id" + from + join + w + order, a
 		}
 		rows, err := pl.mergePage(ctx, s, ac, live)
 		if err != nil {
