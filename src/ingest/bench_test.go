@@ -24,15 +24,7 @@ import (
 //
 //	taskset -c 0 go test -run XXX -bench Pipeline -cpu 1 -benchtime 1000000x ./src/ingest
 func BenchmarkPipeline(b *testing.B) {
-	// One flat buffer and offsets, so that the garbage collector has no
-	// millions of line pointers to scan: a daemon holds no such thing.
-	var data []byte
-	var ends []int
-	for _, l := range evetest.New(30, 1, time.Unix(1_700_000_000, 0)).Lines(b.N)[:b.N] {
-		data = append(data, l...)
-		ends = append(ends, len(data))
-	}
-	runtime.GC()
+	data, ends := benchStream(b.N)
 	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -69,17 +61,24 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(float64(s.ActiveWritten), "active-rows")
 }
 
-// BenchmarkPipelineStream only builds BenchmarkPipeline's stream, as it
-// does before its timer starts: its instructions (valgrind) are what to
-// subtract from BenchmarkPipeline's for the pipeline's own.
-func BenchmarkPipelineStream(b *testing.B) {
-	var data []byte
-	var ends []int
-	for _, l := range evetest.New(30, 1, time.Unix(1_700_000_000, 0)).Lines(b.N)[:b.N] {
+// benchStream is BenchmarkPipeline's stream of n lines, in one flat
+// buffer with the offsets of the lines' ends, so that the garbage
+// collector has no millions of line pointers to scan (a daemon holds no
+// such thing); the garbage of building it is collected before it returns.
+func benchStream(n int) (data []byte, ends []int) {
+	for _, l := range evetest.New(30, 1, time.Unix(1_700_000_000, 0)).Lines(n)[:n] {
 		data = append(data, l...)
 		ends = append(ends, len(data))
 	}
 	runtime.GC()
+	return data, ends
+}
+
+// BenchmarkPipelineStream only builds BenchmarkPipeline's stream, as it
+// does before its timer starts: its instructions (valgrind) are what to
+// subtract from BenchmarkPipeline's for the pipeline's own.
+func BenchmarkPipelineStream(b *testing.B) {
+	data, ends := benchStream(b.N)
 	b.ReportMetric(float64(len(data))/float64(len(ends)), "bytes/line")
 }
 
