@@ -582,9 +582,10 @@ const (
 )
 
 // liveFrom returns the FROM clause that reads live rows for pl: SQLite's
-// choice of index where one narrows the rows (a device's MAC, flows in
-// progress, a range holding a small part of the live rows, a page in
-// start order with no other condition, which walks flows_start), else a
+// choice of index where one narrows the rows (a device's MAC, tested in
+// flows_end_mac without reading the table, flows in progress, a range
+// holding a small part of the live rows, a page in start order with no
+// other condition, which walks flows_start_key), else a
 // plain table scan. The live database holds a day or two, in RAM: reading
 // it in order costs a few milliseconds, looking each row up from an index
 // several times that.
