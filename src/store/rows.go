@@ -31,6 +31,8 @@ int sqlite3_clear_bindings(sqlite3_stmt *);
 int sqlite3_step(sqlite3_stmt *);
 int sqlite3_reset(sqlite3_stmt *);
 int sqlite3_extended_errcode(sqlite3 *);
+int sqlite3_changes(sqlite3 *);
+int sqlite3_get_autocommit(sqlite3 *);
 const char *sqlite3_errmsg(sqlite3 *);
 
 #define PAKON_UTF8 1
@@ -67,44 +69,88 @@ static const char *pakon_errmsg(uintptr_t db) { return sqlite3_errmsg((sqlite3 *
 // numTexts text spans (offset, length) into text.
 enum { NUM_INTS = 9, NUM_TEXTS = 7, STRIDE = NUM_INTS + 2 * NUM_TEXTS };
 
-// pakon_insert_flows runs st (sqlInsertFlow) for n rows: one call for a
-// run of rows instead of a call per bound value. It returns how many rows
-// went in; *rc holds the extended error code of the row that did not.
-static int pakon_insert_flows(uintptr_t db, uintptr_t stp, int n, const long long *num,
-	const double *tm, const char *text, int *rc) {
-	sqlite3_stmt *st = (sqlite3_stmt *)stp;
-	int i;
+// bind_row binds one row's values to st's parameters first+1 … first+18.
+static void bind_row(sqlite3_stmt *st, int first, const long long *num, const double *tm, const char *text) {
+	const long long *sp = num + NUM_INTS;
+	sqlite3_bind_int64(st, first + 1, num[0]);             // flow_key
+	if (num[1]) sqlite3_bind_int64(st, first + 2, num[1]); // flow_id
+	else sqlite3_bind_null(st, first + 2);
+	sqlite3_bind_double(st, first + 3, tm[0]);            // start
+	sqlite3_bind_double(st, first + 4, tm[1]);            // end
+	sqlite3_bind_text(st, first + 5, text + sp[0], (int)sp[1], 0);   // mac
+	sqlite3_bind_text(st, first + 6, text + sp[2], (int)sp[3], 0);   // src_ip
+	sqlite3_bind_int64(st, first + 7, num[2]);                      // src_port
+	sqlite3_bind_text(st, first + 8, text + sp[4], (int)sp[5], 0);   // dest_ip
+	sqlite3_bind_int64(st, first + 9, num[3]);                      // dest_port
+	sqlite3_bind_text(st, first + 10, text + sp[6], (int)sp[7], 0);  // proto
+	sqlite3_bind_text(st, first + 11, text + sp[8], (int)sp[9], 0);  // app_proto
+	sqlite3_bind_text(st, first + 12, text + sp[10], (int)sp[11], 0); // observed_name
+	sqlite3_bind_text(st, first + 13, text + sp[12], (int)sp[13], 0); // name_source
+	sqlite3_bind_int64(st, first + 14, num[4]);
+	sqlite3_bind_int64(st, first + 15, num[5]);
+	sqlite3_bind_int64(st, first + 16, num[6]);
+	sqlite3_bind_int64(st, first + 17, num[7]);
+	sqlite3_bind_int64(st, first + 18, num[8]); // active
+}
+
+// pakon_insert_flows writes n rows: k at a time through many (an INSERT
+// OR IGNORE of k rows, when many is not 0), the rest one at a time
+// through one (sqlInsertFlow). It returns how many rows went in; *rc
+// holds the extended error code of the row that did not.
+static int pakon_insert_flows(uintptr_t db, uintptr_t onep, uintptr_t manyp, int k, int n,
+	const long long *num, const double *tm, const char *text, int *rc) {
+	sqlite3_stmt *one = (sqlite3_stmt *)onep, *many = (sqlite3_stmt *)manyp;
+	int i = 0, j;
 	*rc = 0;
-	for (i = 0; i < n; i++, num += STRIDE, tm += 2) {
-		const long long *sp = num + NUM_INTS;
-		sqlite3_bind_int64(st, 1, num[0]);           // flow_key
-		if (num[1]) sqlite3_bind_int64(st, 2, num[1]); // flow_id
-		else sqlite3_bind_null(st, 2);
-		sqlite3_bind_double(st, 3, tm[0]);            // start
-		sqlite3_bind_double(st, 4, tm[1]);            // end
-		sqlite3_bind_text(st, 5, text + sp[0], (int)sp[1], 0);  // mac
-		sqlite3_bind_text(st, 6, text + sp[2], (int)sp[3], 0);  // src_ip
-		sqlite3_bind_int64(st, 7, num[2]);                     // src_port
-		sqlite3_bind_text(st, 8, text + sp[4], (int)sp[5], 0);  // dest_ip
-		sqlite3_bind_int64(st, 9, num[3]);                     // dest_port
-		sqlite3_bind_text(st, 10, text + sp[6], (int)sp[7], 0); // proto
-		sqlite3_bind_text(st, 11, text + sp[8], (int)sp[9], 0); // app_proto
-		sqlite3_bind_text(st, 12, text + sp[10], (int)sp[11], 0); // observed_name
-		sqlite3_bind_text(st, 13, text + sp[12], (int)sp[13], 0); // name_source
-		sqlite3_bind_int64(st, 14, num[4]);
-		sqlite3_bind_int64(st, 15, num[5]);
-		sqlite3_bind_int64(st, 16, num[6]);
-		sqlite3_bind_int64(st, 17, num[7]);
-		sqlite3_bind_int64(st, 18, num[8]);                    // active
-		if (sqlite3_step(st) != PAKON_DONE) {
-			sqlite3_reset(st);
+	if (many) {
+		for (; i + k <= n; i += k) {
+			for (j = 0; j < k; j++) {
+				bind_row(many, j * 18, num + (i + j) * STRIDE, tm + (i + j) * 2, text);
+			}
+			int r = sqlite3_step(many);
+			sqlite3_reset(many);
+			if (r != PAKON_DONE) {
+				if (sqlite3_get_autocommit((sqlite3 *)db)) {
+					// The transaction is gone with the error.
+					*rc = sqlite3_extended_errcode((sqlite3 *)db);
+					sqlite3_clear_bindings(many);
+					return i;
+				}
+				// The statement was undone: the rows one at a time
+				// find the one refused.
+				break;
+			}
+			if (sqlite3_changes((sqlite3 *)db) == k) {
+				continue;
+			}
+			// A row was there already (input replayed): the upsert
+			// updates it. Those this statement just inserted take the
+			// same values again.
+			for (j = 0; j < k; j++) {
+				bind_row(one, 0, num + (i + j) * STRIDE, tm + (i + j) * 2, text);
+				r = sqlite3_step(one);
+				sqlite3_reset(one);
+				if (r != PAKON_DONE) {
+					*rc = sqlite3_extended_errcode((sqlite3 *)db);
+					sqlite3_clear_bindings(one);
+					sqlite3_clear_bindings(many);
+					return i + j;
+				}
+			}
+		}
+		// The texts were bound without a copy; the buffer is Go's.
+		sqlite3_clear_bindings(many);
+	}
+	for (; i < n; i++) {
+		bind_row(one, 0, num + i * STRIDE, tm + i * 2, text);
+		if (sqlite3_step(one) != PAKON_DONE) {
+			sqlite3_reset(one);
 			*rc = sqlite3_extended_errcode((sqlite3 *)db);
 			break;
 		}
-		sqlite3_reset(st);
+		sqlite3_reset(one);
 	}
-	// The texts were bound without a copy; the buffer is Go's.
-	sqlite3_clear_bindings(st);
+	sqlite3_clear_bindings(one);
 	return i;
 }
 */
@@ -126,8 +172,9 @@ import (
 
 // A batch's flows are written by the writing connection itself: most of
 // them are new rows, and those go to SQLite a run at a time, one cgo call
-// binding and stepping the insert for every row of the run, with the
-// values laid out in flat buffers (rowBuf). Through the driver, each of
+// binding and stepping the inserts for every row of the run (sixteen rows
+// a statement, see sqlInsertFlowRun), with the values laid out in flat
+// buffers (rowBuf). Through the driver, each of
 // the 18 values was a cgo call of its own, and the step and reset two
 // more: at a hundred thousand flows a second those calls cost more than
 // a third of the store's work. The rarer updates (an active row
@@ -150,6 +197,7 @@ type flowWriter struct {
 	sc     *sqlite3.SQLiteConn
 	handle C.uintptr_t // sc's sqlite3 *
 	ins    C.uintptr_t // sqlInsertFlow on handle, for runs of new rows
+	insRun C.uintptr_t // sqlInsertFlowRun on handle
 	rows   *rowBuf
 	// The driver's statements, prepared when the batch has an update that
 	// needs them.
@@ -211,6 +259,12 @@ func newFlowWriter(sc *sqlite3.SQLiteConn, ips map[netip.Addr]string, rows *rowB
 	if rc := C.pakon_prepare(w.handle, q, -1, &w.ins); rc != 0 {
 		return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
 	}
+	qr := C.CString(sqlInsertFlowRun)
+	defer C.free(unsafe.Pointer(qr))
+	if rc := C.pakon_prepare(w.handle, qr, -1, &w.insRun); rc != 0 {
+		C.pakon_finalize(w.ins)
+		return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
+	}
 	for i := range w.args {
 		w.args[i].Ordinal = i + 1
 	}
@@ -247,6 +301,7 @@ func (w *flowWriter) prepare() error {
 
 func (w *flowWriter) close() {
 	C.pakon_finalize(w.ins)
+	C.pakon_finalize(w.insRun)
 	for _, st := range w.closers {
 		st.Close()
 	}
@@ -325,7 +380,7 @@ func (w *flowWriter) flush(updates []flow.Update) error {
 	// Text needs a first byte to point at even when every value is empty.
 	b.text = append(b.text, 0)
 	var rc C.int
-	done := int(C.pakon_insert_flows(w.handle, w.ins, C.int(n), (*C.longlong)(unsafe.Pointer(&b.num[0])),
+	done := int(C.pakon_insert_flows(w.handle, w.ins, w.insRun, insertRunRows, C.int(n), (*C.longlong)(unsafe.Pointer(&b.num[0])),
 		(*C.double)(unsafe.Pointer(&b.times[0])), (*C.char)(unsafe.Pointer(&b.text[0])), &rc))
 	if done < n {
 		id := updates[b.updates[done]].Record.FlowID
