@@ -119,36 +119,16 @@ type gkey struct {
 	hit                      bool
 }
 
-// gacc is a group's sums; text values are symbol ids.
-type gacc struct {
-	app, appAny      int64
-	srcMin, srcMax   int64
-	destMin, destMax int64
-	nsMin, nsMax     int64
-	flows            int64
-	sent, received   int64
-	start, end       float64
-	active           bool
-}
-
 func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(*groupRow)) error {
 	y := s.sym
 	pc := newPassCache(pl, y)
-	failed := y.intern("failed")
+	failed, empty := int32(y.intern("failed")), int32(y.empty)
 	filter := pl.filtersNames()
-	// Text min and max compare strings while live rows can still bring
-	// new ones, then ranks in string order.
-	var rank []int32
-	less := func(a, b int64) bool {
-		if rank != nil {
-			return rank[a] < rank[b]
-		}
-		return y.less(a, b)
-	}
-	global := newGroupTable(1 << 12)
+	global := newGroupTable(1<<12, y)
 	add := func(t *groupTable, pc *passCache) func(b *batch) error {
 		return func(b *batch) error {
 			c := &b.col
+			var x gentry
 			for _, j := range b.sel {
 				k := gkey{mac: c[store.ColMAC][j], devIP: y.empty, name: c[store.ColName][j], hostIP: y.empty, proto: y.empty}
 				dest := c[store.ColDestIP][j]
@@ -165,16 +145,17 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 				if byPort {
 					k.port, k.proto = c[store.ColDestPort][j], c[store.ColProto][j]
 				}
-				app := c[store.ColApp][j]
+				app := int32(c[store.ColApp][j])
 				appNF := app
 				if app == failed {
-					appNF = y.empty
+					appNF = empty
 				}
-				src := c[store.ColSrcIP][j]
-				t.add(packKey(k, y.empty), &gacc{app: appNF, appAny: app, srcMin: src, srcMax: src, destMin: dest, destMax: dest,
-					nsMin: c[store.ColSource][j], nsMax: c[store.ColSource][j], flows: c[store.ColFlows][j],
+				src, ns := int32(c[store.ColSrcIP][j]), int32(c[store.ColSource][j])
+				x = gentry{key: packKey(k, y.empty), app: appNF, appAny: app, srcMin: src, srcMax: src,
+					destMin: int32(dest), destMax: int32(dest), nsMin: ns, nsMax: ns, flows: c[store.ColFlows][j],
 					sent: c[store.ColBytesSent][j], received: c[store.ColBytesRcv][j], start: b.start[j], end: b.end[j],
-					active: b.isActive(j)}, less)
+					active: b.isActive(j)}
+				t.add(&x)
 			}
 			return nil
 		}
@@ -187,17 +168,22 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 	if err := s.eachLive(ctx, pl, need, add(global, pc)); err != nil {
 		return err
 	}
-	rank = y.ranks()
-	if err := pl.groupDays(ctx, s, need, global, pc, add, less); err != nil {
+	// Text min and max compared strings while live rows could still
+	// bring new ones; from here on, ranks in string order.
+	global.rank = y.ranks()
+	all, err := pl.groupDays(ctx, s, need, global, pc, add)
+	if err != nil {
 		return err
 	}
+	str := func(id int32) string { return y.str(int64(id)) }
 	var g groupRow
-	for i, pk := range global.index.keys {
-		k, a := unpackKey(pk, y.empty), &global.accs[i]
+	for i := range all.len() {
+		a := all.at(i)
+		k := unpackKey(a.key, y.empty)
 		g = groupRow{mac: y.str(k.mac), devIP: y.str(k.devIP), observed: y.str(k.name), hostIP: y.str(k.hostIP),
-			ipHit: k.hit, port: int(k.port), proto: y.str(k.proto), app: y.str(a.app), appAny: y.str(a.appAny),
-			srcMin: y.str(a.srcMin), srcMax: y.str(a.srcMax), destMin: y.str(a.destMin), destMax: y.str(a.destMax),
-			srcNameMin: y.str(a.nsMin), srcNameMax: y.str(a.nsMax), flows: int(a.flows), sent: a.sent,
+			ipHit: k.hit, port: int(k.port), proto: y.str(k.proto), app: str(a.app), appAny: str(a.appAny),
+			srcMin: str(a.srcMin), srcMax: str(a.srcMax), destMin: str(a.destMin), destMax: str(a.destMax),
+			srcNameMin: str(a.nsMin), srcNameMax: str(a.nsMax), flows: int(a.flows), sent: a.sent,
 			received: a.received, start: a.start, end: a.end, active: a.active}
 		fn(&g)
 	}
@@ -240,28 +226,30 @@ func unpackKey(pk [2]uint64, empty int64) gkey {
 	return k
 }
 
-// groupDays sums the archived days into global. An archived day is summed
-// in a table of its own, small enough to stay in the CPU's cache, and then
-// into the whole range's. With two cores or more, two workers sum the days
-// the snapshot's connection reads, each into a table of its own, merged at
-// the end: the same CPU time, half the wait.
+// groupDays sums the archived days and the groups of global (the live
+// rows') into one table, which it returns. An archived day is summed in a
+// table of its own, small enough to stay in the CPU's cache, and then into
+// the whole range's. With two cores or more, two workers sum the days the
+// snapshot's connection reads, each into a table of its own, merged at
+// the end into the largest: the same CPU time, half the wait.
 func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *groupTable, pc *passCache,
-	add func(*groupTable, *passCache) func(*batch) error, less func(a, b int64) bool) error {
-	fold := func(dst, day *groupTable) {
-		for i, pk := range day.index.keys {
-			dst.add(pk, &day.accs[i], less)
-		}
+	add func(*groupTable, *passCache) func(*batch) error) (*groupTable, error) {
+	y := s.sym
+	newTable := func(capacity int) *groupTable {
+		t := newGroupTable(capacity, y)
+		t.rank = global.rank
+		return t
 	}
 	workers := min(runtime.GOMAXPROCS(0), groupWorkers, s.arch.Len())
 	if workers <= 1 || s.filt.none {
-		day := newGroupTable(1 << 14)
+		day := newTable(1 << 14)
 		toDay := add(day, pc)
-		return s.eachDay(ctx, need, false, func(b *batch) error {
+		return global, s.eachDay(ctx, need, false, func(b *batch) error {
 			day.reset()
 			if err := toDay(b); err != nil {
 				return err
 			}
-			fold(global, day)
+			global.fold(day)
 			return nil
 		})
 	}
@@ -284,11 +272,11 @@ func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *g
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		parts[w] = newGroupTable(1 << 12)
+		parts[w] = newTable(1 << 12)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			day, b := newGroupTable(1<<14), &batch{}
+			day, b := newTable(1<<14), &batch{}
 			toDay := add(day, pc)
 			sumDay := func(seg *store.Segment, i int) error {
 				if _, err := s.decodeDay(seg, i, need, b); err != nil || len(b.sel) == 0 {
@@ -298,7 +286,7 @@ func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *g
 				if err := toDay(b); err != nil {
 					return err
 				}
-				fold(parts[w], day)
+				parts[w].fold(day)
 				return nil
 			}
 			for j := range jobs {
@@ -322,72 +310,27 @@ func (pl *plan) groupDays(ctx context.Context, s *snapshot, need cols, global *g
 	close(jobs)
 	wg.Wait()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for w := range workers {
 		if errs[w] != nil {
-			return errs[w]
+			return nil, errs[w]
 		}
-		fold(global, parts[w])
 	}
-	return nil
+	// Group order is not part of the answer (the days went to whichever
+	// worker was free): the smaller tables fold into the largest.
+	tables := append(parts, global)
+	all := slices.MaxFunc(tables, func(a, b *groupTable) int { return cmp.Compare(a.len(), b.len()) })
+	for _, t := range tables {
+		if t != all {
+			all.fold(t)
+		}
+	}
+	return all, nil
 }
 
 // groupWorkers is how many goroutines sum archived days at most.
 const groupWorkers = 2
-
-// groupTable sums rows (or partial sums) into groups.
-type groupTable struct {
-	index *keyMap // the groups' packed keys, by group
-	accs  []gacc  // their sums, by group
-}
-
-func newGroupTable(capacity int) *groupTable { return &groupTable{index: newKeyMap(capacity)} }
-
-func (t *groupTable) reset() {
-	clear(t.index.slots)
-	t.index.keys, t.accs = t.index.keys[:0], t.accs[:0]
-}
-
-// add sums x into the group whose key packs into pk (see packKey).
-func (t *groupTable) add(pk [2]uint64, x *gacc, less func(a, b int64) bool) {
-	i, added := t.index.index(pk)
-	if added {
-		t.accs = append(t.accs, *x)
-		return
-	}
-	a := &t.accs[i]
-	if less(a.app, x.app) {
-		a.app = x.app
-	}
-	if less(a.appAny, x.appAny) {
-		a.appAny = x.appAny
-	}
-	if less(x.srcMin, a.srcMin) {
-		a.srcMin = x.srcMin
-	}
-	if less(a.srcMax, x.srcMax) {
-		a.srcMax = x.srcMax
-	}
-	if less(x.destMin, a.destMin) {
-		a.destMin = x.destMin
-	}
-	if less(a.destMax, x.destMax) {
-		a.destMax = x.destMax
-	}
-	if less(x.nsMin, a.nsMin) {
-		a.nsMin = x.nsMin
-	}
-	if less(a.nsMax, x.nsMax) {
-		a.nsMax = x.nsMax
-	}
-	a.flows += x.flows
-	a.sent += x.sent
-	a.received += x.received
-	a.start = min(a.start, x.start)
-	a.end = max(a.end, x.end)
-	a.active = a.active || x.active
-}
 
 // aggRow accumulates groups into one aggregate row.
 type aggRow struct {

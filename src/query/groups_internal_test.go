@@ -152,3 +152,73 @@ func TestPackKey(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupTable: groups summed through day tables folded into larger
+// ones, growing past their chunks, are those a Go map sums, with text
+// min and max by strings before ranks are set and by ranks after.
+func TestGroupTable(t *testing.T) {
+	y := newSymbols(nil)
+	for _, s := range []string{"b", "a", "d", "c", "b", "e"} {
+		y.strs = append(y.strs, s) // "b" twice: equal strings, two ids
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	id := func() int32 { return int32(r.IntN(len(y.strs))) }
+	less := func(a, b int32) bool { return y.less(int64(a), int64(b)) }
+	want := map[[2]uint64]gentry{}
+	sum := func(x gentry) {
+		a, ok := want[x.key]
+		if !ok {
+			want[x.key] = x
+			return
+		}
+		for _, f := range []struct {
+			a       *int32
+			x       int32
+			keepMin bool
+		}{{&a.app, x.app, false}, {&a.appAny, x.appAny, false}, {&a.srcMin, x.srcMin, true}, {&a.srcMax, x.srcMax, false},
+			{&a.destMin, x.destMin, true}, {&a.destMax, x.destMax, false}, {&a.nsMin, x.nsMin, true}, {&a.nsMax, x.nsMax, false}} {
+			if f.keepMin && less(f.x, *f.a) || !f.keepMin && less(*f.a, f.x) {
+				*f.a = f.x
+			}
+		}
+		a.flows += x.flows
+		a.sent += x.sent
+		a.received += x.received
+		a.start, a.end, a.active = min(a.start, x.start), max(a.end, x.end), a.active || x.active
+		want[x.key] = a
+	}
+	row := func() gentry {
+		s := float64(r.IntN(1000))
+		return gentry{key: [2]uint64{uint64(r.IntN(3000)), uint64(r.IntN(3)) << 33}, app: id(), appAny: id(),
+			srcMin: id(), srcMax: id(), destMin: id(), destMax: id(), nsMin: id(), nsMax: id(),
+			flows: int64(r.IntN(5)), sent: int64(r.IntN(1e6)), received: int64(r.IntN(1e6)),
+			start: s, end: s + float64(r.IntN(100)), active: r.IntN(9) == 0}
+	}
+	global := newGroupTable(0, y)
+	for range 5000 { // live rows: strings compared
+		x := row()
+		sum(x)
+		global.add(&x)
+	}
+	global.rank = y.ranks()
+	day := newGroupTable(16, y)
+	day.rank = global.rank
+	for range 20 {
+		day.reset()
+		for range 1000 {
+			x := row()
+			sum(x)
+			day.add(&x)
+		}
+		global.fold(day)
+	}
+	if global.len() != len(want) || global.len() <= groupChunk {
+		t.Fatalf("%d groups, want %d (more than a chunk)", global.len(), len(want))
+	}
+	for i := range global.len() {
+		g := global.at(i)
+		if w := want[g.key]; *g != w {
+			t.Fatalf("group %v:\n got %+v\nwant %+v", g.key, *g, w)
+		}
+	}
+}
