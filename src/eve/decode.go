@@ -32,6 +32,9 @@ type Decoder struct {
 	names map[string]string
 	// recent caches names' entries.
 	recent stringCache
+	// guess holds, for each kind of object, the number of the key that
+	// followed each key last time (see next).
+	guess guesses
 	// addrs caches IPv4 addresses by their text: the LAN's devices and
 	// the servers they use come back line after line.
 	addrs addrCache
@@ -81,6 +84,11 @@ func (d *Decoder) name(b []byte) (string, bool) {
 // after prefix ("tls.", …).
 func fieldError(prefix string, key []byte, err error) error {
 	return &FieldError{Field: prefix + string(key), Err: err}
+}
+
+// keyError is fieldError for the key numbered k in ks.
+func keyError(prefix string, ks *keySet, k uint8, err error) error {
+	return &FieldError{Field: prefix + ks.names[k%maxKeys], Err: err}
 }
 
 // suricataForm is the form of EVE timestamps.
@@ -241,6 +249,41 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 	return nil
 }
 
+// The keys of the event object. The ones without a case are skipped;
+// they are listed so that the keys after them are guessed.
+const (
+	evTimestamp = iota + 1
+	evFlowID
+	evInIface
+	evEventType
+	evSrcIP
+	evSrcPort
+	evDestIP
+	evDestPort
+	evProto
+	evPktSrc
+	evAppProto
+	evEther
+	evDirection
+	evTxID
+	evFlow
+	evDNS
+	evTLS
+	evHTTP
+	evQUIC
+	evDHCP
+	evAlert
+	evTCP
+)
+
+var eventKeys = newKeySet([]string{
+	evTimestamp: "timestamp", evFlowID: "flow_id", evInIface: "in_iface", evEventType: "event_type",
+	evSrcIP: "src_ip", evSrcPort: "src_port", evDestIP: "dest_ip", evDestPort: "dest_port",
+	evProto: "proto", evPktSrc: "pkt_src", evAppProto: "app_proto", evEther: "ether",
+	evDirection: "direction", evTxID: "tx_id", evFlow: "flow", evDNS: "dns", evTLS: "tls",
+	evHTTP: "http", evQUIC: "quic", evDHCP: "dhcp", evAlert: "alert", evTCP: "tcp",
+})
+
 // event reads the event object's members into ev and returns its
 // event_type.
 func (d *Decoder) event(ev *Event) (eventType string, err error) {
@@ -248,53 +291,58 @@ func (d *Decoder) event(ev *Event) (eventType string, err error) {
 	if err := s.expect('{'); err != nil {
 		return "", err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return eventType, err
+	var k uint8
+	for {
+		if l := eventKeys.guess(&d.guess.event, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(eventKeys, &d.guess.event, k); err != nil || !more {
+				return eventType, err
+			}
 		}
-		switch string(key) {
-		case "timestamp":
+		switch k {
+		case evTimestamp:
 			ev.Timestamp, err = d.timestamp()
-		case "event_type":
+		case evEventType:
 			eventType, err = d.internedStr()
-		case "flow_id":
+		case evFlowID:
 			ev.FlowID, err = s.uint()
-		case "src_ip":
+		case evSrcIP:
 			ev.SrcIP, err = d.addr()
-		case "dest_ip":
+		case evDestIP:
 			ev.DestIP, err = d.addr()
-		case "src_port":
+		case evSrcPort:
 			ev.SrcPort, err = d.port()
-		case "dest_port":
+		case evDestPort:
 			ev.DestPort, err = d.port()
-		case "proto":
+		case evProto:
 			ev.Proto, err = d.internedStr()
-		case "app_proto":
+		case evAppProto:
 			ev.AppProto, err = d.internedStr()
-		case "ether":
+		case evEther:
 			err = d.ether(ev)
-		case "direction":
+		case evDirection:
 			ev.Direction, err = d.internedStr()
-		case "flow":
+		case evFlow:
 			ev.Flow = d.newFlow()
 			err = d.flow(ev.Flow)
-		case "dns":
+		case evDNS:
 			ev.DNS = d.newDNS()
 			err = d.dns(ev.DNS)
-		case "tls":
+		case evTLS:
 			ev.TLS = d.newTLS()
 			err = d.tls(ev.TLS)
-		case "http":
+		case evHTTP:
 			ev.HTTP = d.newHTTP()
 			err = d.http(ev.HTTP)
-		case "quic":
+		case evQUIC:
 			ev.QUIC = d.newQUIC()
 			err = d.quic(ev.QUIC)
-		case "dhcp":
+		case evDHCP:
 			ev.DHCP = d.newDHCP()
 			err = d.dhcp(ev.DHCP)
-		case "alert":
+		case evAlert:
 			ev.Alert = d.newAlert()
 			err = d.alert(ev.Alert)
 		default:
@@ -304,7 +352,7 @@ func (d *Decoder) event(ev *Event) (eventType string, err error) {
 			continue
 		}
 		if err != nil {
-			return "", fieldError("", key, err)
+			return "", keyError("", eventKeys, k, err)
 		}
 	}
 }
@@ -441,19 +489,25 @@ func (d *Decoder) ether(ev *Event) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return err
+	var err error
+	var k uint8
+	for {
+		if l := etherKeys.guess(&d.guess.ether, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(etherKeys, &d.guess.ether, k); err != nil || !more {
+				return err
+			}
 		}
-		switch string(key) {
-		case "src_mac":
+		switch k {
+		case etSrcMAC:
 			ev.SrcMAC, err = d.mac()
-		case "dest_mac":
+		case etDestMAC:
 			ev.DestMAC, err = d.mac()
-		case "src_macs":
+		case etSrcMACs:
 			err = d.firstMAC(&ev.SrcMAC)
-		case "dest_macs":
+		case etDestMACs:
 			err = d.firstMAC(&ev.DestMAC)
 		default:
 			if err := s.skip(); err != nil {
@@ -462,10 +516,22 @@ func (d *Decoder) ether(ev *Event) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("", key, err)
+			return keyError("", etherKeys, k, err)
 		}
 	}
 }
+
+// The keys of the ether object.
+const (
+	etSrcMAC = iota + 1
+	etDestMAC
+	etSrcMACs
+	etDestMACs
+)
+
+var etherKeys = newKeySet([]string{
+	etSrcMAC: "src_mac", etDestMAC: "dest_mac", etSrcMACs: "src_macs", etDestMACs: "dest_macs",
+})
 
 // firstMAC reads an array of MACs into *dst, unless it holds one already:
 // the first is the one pakon keeps.
@@ -513,37 +579,43 @@ func (d *Decoder) flow(f *Flow) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return err
+	var err error
+	var k uint8
+	for {
+		if l := flowKeys.guess(&d.guess.flow, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(flowKeys, &d.guess.flow, k); err != nil || !more {
+				return err
+			}
 		}
-		switch string(key) {
-		case "pkts_toserver":
+		switch k {
+		case flPktsToServer:
 			f.PktsToServer, err = s.uint()
-		case "pkts_toclient":
+		case flPktsToClient:
 			f.PktsToClient, err = s.uint()
-		case "bytes_toserver":
+		case flBytesToServer:
 			f.BytesToServer, err = s.uint()
-		case "bytes_toclient":
+		case flBytesToClient:
 			f.BytesToClient, err = s.uint()
-		case "start":
+		case flStart:
 			f.Start, err = d.timestamp()
-		case "end":
+		case flEnd:
 			f.End, err = d.timestamp()
-		case "state":
+		case flState:
 			f.State, err = d.internedStr()
-		case "reason":
+		case flReason:
 			f.Reason, err = d.internedStr()
-		case "alerted":
+		case flAlerted:
 			f.Alerted, err = s.boolean()
-		case "src_ip":
+		case flSrcIP:
 			f.SrcIP, err = d.addr()
-		case "dest_ip":
+		case flDestIP:
 			f.DestIP, err = d.addr()
-		case "src_port":
+		case flSrcPort:
 			f.SrcPort, err = d.port()
-		case "dest_port":
+		case flDestPort:
 			f.DestPort, err = d.port()
 		default:
 			if err := s.skip(); err != nil {
@@ -552,10 +624,35 @@ func (d *Decoder) flow(f *Flow) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("", key, err)
+			return keyError("", flowKeys, k, err)
 		}
 	}
 }
+
+// The keys of the flow object; age is skipped.
+const (
+	flPktsToServer = iota + 1
+	flPktsToClient
+	flBytesToServer
+	flBytesToClient
+	flStart
+	flEnd
+	flAge
+	flState
+	flReason
+	flAlerted
+	flSrcIP
+	flDestIP
+	flSrcPort
+	flDestPort
+)
+
+var flowKeys = newKeySet([]string{
+	flPktsToServer: "pkts_toserver", flPktsToClient: "pkts_toclient",
+	flBytesToServer: "bytes_toserver", flBytesToClient: "bytes_toclient",
+	flStart: "start", flEnd: "end", flAge: "age", flState: "state", flReason: "reason",
+	flAlerted: "alerted", flSrcIP: "src_ip", flDestIP: "dest_ip", flSrcPort: "src_port", flDestPort: "dest_port",
+})
 
 // hostname reads a host name and returns it lower-case without a trailing
 // dot, interned when it already was in that form.

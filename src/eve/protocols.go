@@ -17,45 +17,53 @@ func (d *Decoder) dns(x *DNS) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil {
-			return err
+	var (
+		err  error
+		k    uint8
+		more bool
+	)
+	for {
+		if l := dnsKeys.guess(&d.guess.dns, k); s.lit(l) {
+			k = l.k
+		} else {
+			if k, more, err = d.nextKey(dnsKeys, &d.guess.dns, k); err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
 		}
-		if !more {
-			break
-		}
-		switch string(key) {
-		case "version":
+		switch k {
+		case dnsVersion:
 			var n int64
 			n, err = s.int()
 			x.Version = int(n)
-		case "type":
+		case dnsType:
 			eventKind, err = d.internedStr()
-		case "id":
+		case dnsID:
 			var n int64
 			n, err = s.int()
 			x.ID = int(n)
-		case "rcode":
+		case dnsRCode:
 			x.RCode, err = d.internedStr()
-		case "rrname":
+		case dnsRRName:
 			v2Name, err = d.hostname()
-		case "rrtype":
+		case dnsRRType:
 			v2Type, err = d.internedStr()
-		case "queries":
+		case dnsQueries:
 			err = d.questions(x)
-		case "answers":
+		case dnsAnswers:
 			err = d.answers(x)
-		case "grouped":
+		case dnsGrouped:
 			if len(x.Answers) > 0 {
 				err = s.skip() // "answers" already gave the records with their TTLs.
 			} else {
 				err = d.grouped(x)
 			}
-		case "query":
+		case dnsQuery:
 			// Suricata 7 alert: "dns": {"query": [{…v2 query…}]}
 			err = d.alertQueries(x)
-		case "answer":
+		case dnsAnswer:
 			// Suricata 7 alert: "dns": {"answer": {…v2 answer…}}
 			var sub DNS
 			if err = d.dns(&sub); err == nil {
@@ -73,7 +81,7 @@ func (d *Decoder) dns(x *DNS) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("dns.", key, err)
+			return keyError("dns.", dnsKeys, k, err)
 		}
 	}
 	switch eventKind {
@@ -88,6 +96,40 @@ func (d *Decoder) dns(x *DNS) error {
 	}
 	return nil
 }
+
+// The keys of the dns object; the ones without a case are skipped.
+const (
+	dnsVersion = iota + 1
+	dnsType
+	dnsID
+	dnsFlags
+	dnsQR
+	dnsAA
+	dnsTC
+	dnsRD
+	dnsRA
+	dnsZ
+	dnsOpcode
+	dnsTxID
+	dnsRRName
+	dnsRRType
+	dnsRCode
+	dnsQueries
+	dnsAnswers
+	dnsGrouped
+	dnsAuthorities
+	dnsAdditionals
+	dnsQuery
+	dnsAnswer
+)
+
+var dnsKeys = newKeySet([]string{
+	dnsVersion: "version", dnsType: "type", dnsID: "id", dnsFlags: "flags", dnsQR: "qr",
+	dnsAA: "aa", dnsTC: "tc", dnsRD: "rd", dnsRA: "ra", dnsZ: "z", dnsOpcode: "opcode",
+	dnsTxID: "tx_id", dnsRRName: "rrname", dnsRRType: "rrtype", dnsRCode: "rcode",
+	dnsQueries: "queries", dnsAnswers: "answers", dnsGrouped: "grouped",
+	dnsAuthorities: "authorities", dnsAdditionals: "additionals", dnsQuery: "query", dnsAnswer: "answer",
+})
 
 // questions reads a "queries" array (v3) into x.Queries.
 func (d *Decoder) questions(x *DNS) error {
@@ -153,15 +195,21 @@ func (d *Decoder) question() (Question, error) {
 	if err := s.expect('{'); err != nil {
 		return q, err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return q, err
+	var err error
+	var k uint8
+	for {
+		if l := questionKeys.guess(&d.guess.question, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(questionKeys, &d.guess.question, k); err != nil || !more {
+				return q, err
+			}
 		}
-		switch string(key) {
-		case "rrname":
+		switch k {
+		case rrName:
 			q.Name, err = d.hostname()
-		case "rrtype":
+		case rrType:
 			q.Type, err = d.internedStr()
 		default:
 			err = s.skip()
@@ -178,21 +226,27 @@ func (d *Decoder) answer() (Answer, error) {
 	if err := s.expect('{'); err != nil {
 		return a, err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return a, err
+	var err error
+	var k uint8
+	for {
+		if l := answerKeys.guess(&d.guess.answer, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(answerKeys, &d.guess.answer, k); err != nil || !more {
+				return a, err
+			}
 		}
-		switch string(key) {
-		case "rrname":
+		switch k {
+		case rrName:
 			a.Name, err = d.hostname()
-		case "rrtype":
+		case rrType:
 			a.Type, err = d.internedStr()
-		case "ttl":
+		case rrTTL:
 			var n uint64
 			n, err = s.uint()
 			a.TTL, a.HasTTL = uint32(min(n, 1<<31)), true
-		case "rdata":
+		case rrData:
 			if s.peek() != '"' {
 				err = s.skip() // SOA and friends log an object
 			} else {
@@ -206,6 +260,20 @@ func (d *Decoder) answer() (Answer, error) {
 		}
 	}
 }
+
+// The keys of the objects of queries and answers.
+const (
+	rrName = iota + 1
+	rrType
+	rrClass
+	rrTTL
+	rrData
+)
+
+var (
+	questionKeys = newKeySet([]string{rrName: "rrname", rrType: "rrtype", rrClass: "rrclass"})
+	answerKeys   = newKeySet([]string{rrName: "rrname", rrType: "rrtype", rrClass: "rrclass", rrTTL: "ttl", rrData: "rdata"})
+)
 
 // rdata reads a record's data: a CNAME's target is most often a name
 // seen before, shared instead of copied.
@@ -262,15 +330,21 @@ func (d *Decoder) tls(t *TLS) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return err
+	var err error
+	var k uint8
+	for {
+		if l := tlsKeys.guess(&d.guess.tls, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(tlsKeys, &d.guess.tls, k); err != nil || !more {
+				return err
+			}
 		}
 		switch {
-		case string(key) == "sni":
+		case k == tlsSNI:
 			t.SNI, err = d.hostname()
-		case string(key) == "subject":
+		case k == tlsSubject:
 			t.Subject, err = s.str()
 		case d.Lean:
 			// The other members only describe.
@@ -278,13 +352,13 @@ func (d *Decoder) tls(t *TLS) error {
 				return err
 			}
 			continue
-		case string(key) == "issuerdn":
+		case k == tlsIssuer:
 			t.Issuer, err = s.str()
-		case string(key) == "version":
+		case k == tlsVersion:
 			t.Version, err = s.str()
-		case string(key) == "fingerprint":
+		case k == tlsFingerprint:
 			t.Fingerprint, err = s.str()
-		case string(key) == "notafter":
+		case k == tlsNotAfter:
 			t.NotAfter, err = s.str()
 		default:
 			if err := s.skip(); err != nil {
@@ -293,29 +367,57 @@ func (d *Decoder) tls(t *TLS) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("tls.", key, err)
+			return keyError("tls.", tlsKeys, k, err)
 		}
 	}
 }
+
+// The keys of the tls object; the ones without a case are skipped.
+const (
+	tlsSubject = iota + 1
+	tlsIssuer
+	tlsSerial
+	tlsFingerprint
+	tlsSNI
+	tlsVersion
+	tlsNotBefore
+	tlsNotAfter
+	tlsJA3
+	tlsJA3S
+	tlsJA4
+	tlsSessionResumed
+)
+
+var tlsKeys = newKeySet([]string{
+	tlsSubject: "subject", tlsIssuer: "issuerdn", tlsSerial: "serial", tlsFingerprint: "fingerprint",
+	tlsSNI: "sni", tlsVersion: "version", tlsNotBefore: "notbefore", tlsNotAfter: "notafter",
+	tlsJA3: "ja3", tlsJA3S: "ja3s", tlsJA4: "ja4", tlsSessionResumed: "session_resumed",
+})
 
 func (d *Decoder) http(h *HTTP) error {
 	s := &d.s
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return err
+	var err error
+	var k uint8
+	for {
+		if l := httpKeys.guess(&d.guess.http, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(httpKeys, &d.guess.http, k); err != nil || !more {
+				return err
+			}
 		}
 		switch {
-		case string(key) == "hostname":
+		case k == httpHostname:
 			h.Hostname, err = d.hostname()
-		case string(key) == "status":
+		case k == httpStatus:
 			var n int64
 			n, err = s.int()
 			h.Status = int(n)
-		case string(key) == "length":
+		case k == httpLength:
 			h.Length, err = s.uint()
 		case d.Lean:
 			// The other members only describe.
@@ -323,11 +425,11 @@ func (d *Decoder) http(h *HTTP) error {
 				return err
 			}
 			continue
-		case string(key) == "url":
+		case k == httpURL:
 			h.URL, err = s.str()
-		case string(key) == "http_method":
+		case k == httpMethod:
 			h.Method, err = s.str()
-		case string(key) == "http_user_agent":
+		case k == httpUserAgent:
 			h.UserAgent, err = s.str()
 		default:
 			if err := s.skip(); err != nil {
@@ -336,23 +438,50 @@ func (d *Decoder) http(h *HTTP) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("http.", key, err)
+			return keyError("http.", httpKeys, k, err)
 		}
 	}
 }
+
+// The keys of the http object; the ones without a case are skipped.
+const (
+	httpHostname = iota + 1
+	httpPort
+	httpURL
+	httpUserAgent
+	httpContentType
+	httpRefer
+	httpMethod
+	httpProtocol
+	httpStatus
+	httpRedirect
+	httpLength
+)
+
+var httpKeys = newKeySet([]string{
+	httpHostname: "hostname", httpPort: "http_port", httpURL: "url", httpUserAgent: "http_user_agent",
+	httpContentType: "http_content_type", httpRefer: "http_refer", httpMethod: "http_method",
+	httpProtocol: "protocol", httpStatus: "status", httpRedirect: "redirect", httpLength: "length",
+})
 
 func (d *Decoder) quic(q *QUIC) error {
 	s := &d.s
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return err
+	var err error
+	var k uint8
+	for {
+		if l := quicKeys.guess(&d.guess.quic, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(quicKeys, &d.guess.quic, k); err != nil || !more {
+				return err
+			}
 		}
 		switch {
-		case string(key) == "sni":
+		case k == quicSNI:
 			q.SNI, err = d.hostname()
 		case d.Lean:
 			// The other members only describe.
@@ -360,7 +489,7 @@ func (d *Decoder) quic(q *QUIC) error {
 				return err
 			}
 			continue
-		case string(key) == "version":
+		case k == quicVersion:
 			if s.peek() == '"' {
 				q.Version, err = s.str()
 			} else {
@@ -368,7 +497,7 @@ func (d *Decoder) quic(q *QUIC) error {
 				b, err = s.number()
 				q.Version = string(b)
 			}
-		case string(key) == "ua":
+		case k == quicUA:
 			q.UA, err = s.str()
 		default:
 			if err := s.skip(); err != nil {
@@ -377,38 +506,60 @@ func (d *Decoder) quic(q *QUIC) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("quic.", key, err)
+			return keyError("quic.", quicKeys, k, err)
 		}
 	}
 }
+
+// The keys of the quic object; the ones without a case are skipped.
+const (
+	quicVersion = iota + 1
+	quicSNI
+	quicUA
+	quicCYU
+	quicJA3
+	quicJA4
+	quicExtensions
+)
+
+var quicKeys = newKeySet([]string{
+	quicVersion: "version", quicSNI: "sni", quicUA: "ua", quicCYU: "cyu",
+	quicJA3: "ja3", quicJA4: "ja4", quicExtensions: "extensions",
+})
 
 func (d *Decoder) dhcp(x *DHCP) error {
 	s := &d.s
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return err
+	var err error
+	var k uint8
+	for {
+		if l := dhcpKeys.guess(&d.guess.dhcp, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(dhcpKeys, &d.guess.dhcp, k); err != nil || !more {
+				return err
+			}
 		}
-		switch string(key) {
-		case "type":
+		switch k {
+		case dhcpType:
 			x.Type, err = d.internedStr()
-		case "dhcp_type":
+		case dhcpDHCPType:
 			x.DHCPType, err = d.internedStr()
-		case "client_mac":
+		case dhcpClientMAC:
 			x.ClientMAC, err = d.mac()
-		case "client_ip":
+		case dhcpClientIP:
 			x.ClientIP, err = d.addr()
-		case "assigned_ip":
+		case dhcpAssignedIP:
 			x.AssignedIP, err = d.addr()
-		case "hostname":
+		case dhcpHostname:
 			var v string
 			v, err = s.str()
 			// Some clients send the host name option NUL-terminated.
 			x.Hostname = strings.TrimRight(v, "\x00")
-		case "lease_time":
+		case dhcpLeaseTime:
 			var n uint64
 			n, err = s.uint()
 			x.LeaseTime = uint32(min(n, 1<<32-1))
@@ -419,39 +570,74 @@ func (d *Decoder) dhcp(x *DHCP) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("dhcp.", key, err)
+			return keyError("dhcp.", dhcpKeys, k, err)
 		}
 	}
 }
+
+// The keys of the dhcp object; the ones without a case are skipped.
+const (
+	dhcpType = iota + 1
+	dhcpID
+	dhcpClientMAC
+	dhcpAssignedIP
+	dhcpClientIP
+	dhcpRelayIP
+	dhcpNextServerIP
+	dhcpDHCPType
+	dhcpHostname
+	dhcpLeaseTime
+	dhcpRenewalTime
+	dhcpRebindingTime
+	dhcpSubnetMask
+	dhcpRouters
+	dhcpDNSServers
+	dhcpRequestedIP
+	dhcpParams
+)
+
+var dhcpKeys = newKeySet([]string{
+	dhcpType: "type", dhcpID: "id", dhcpClientMAC: "client_mac", dhcpAssignedIP: "assigned_ip",
+	dhcpClientIP: "client_ip", dhcpRelayIP: "relay_ip", dhcpNextServerIP: "next_server_ip",
+	dhcpDHCPType: "dhcp_type", dhcpHostname: "hostname", dhcpLeaseTime: "lease_time",
+	dhcpRenewalTime: "renewal_time", dhcpRebindingTime: "rebinding_time", dhcpSubnetMask: "subnet_mask",
+	dhcpRouters: "routers", dhcpDNSServers: "dns_servers", dhcpRequestedIP: "requested_ip", dhcpParams: "params",
+})
 
 func (d *Decoder) alert(a *Alert) error {
 	s := &d.s
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		key, more, err := s.member(first)
-		if err != nil || !more {
-			return err
+	var err error
+	var k uint8
+	for {
+		if l := alertKeys.guess(&d.guess.alert, k); s.lit(l) {
+			k = l.k
+		} else {
+			var more bool
+			if k, more, err = d.nextKey(alertKeys, &d.guess.alert, k); err != nil || !more {
+				return err
+			}
 		}
-		switch string(key) {
-		case "action":
+		switch k {
+		case alAction:
 			a.Action, err = d.internedStr()
-		case "gid":
+		case alGID:
 			a.GID, err = s.uint32()
-		case "signature_id":
+		case alSignatureID:
 			a.SignatureID, err = s.uint32()
-		case "rev":
+		case alRev:
 			a.Rev, err = s.uint32()
-		case "signature":
+		case alSignature:
 			a.Signature, err = s.str()
-		case "category":
+		case alCategory:
 			a.Category, err = s.str()
-		case "severity":
+		case alSeverity:
 			var n int64
 			n, err = s.int()
 			a.Severity = int(n)
-		case "metadata":
+		case alMetadata:
 			a.Metadata = map[string][]string{}
 			err = d.metadata(a.Metadata)
 		default:
@@ -461,10 +647,27 @@ func (d *Decoder) alert(a *Alert) error {
 			continue
 		}
 		if err != nil {
-			return fieldError("alert.", key, err)
+			return keyError("alert.", alertKeys, k, err)
 		}
 	}
 }
+
+// The keys of the alert object; the ones without a case are skipped.
+const (
+	alAction = iota + 1
+	alGID
+	alSignatureID
+	alRev
+	alSignature
+	alCategory
+	alSeverity
+	alMetadata
+)
+
+var alertKeys = newKeySet([]string{
+	alAction: "action", alGID: "gid", alSignatureID: "signature_id", alRev: "rev",
+	alSignature: "signature", alCategory: "category", alSeverity: "severity", alMetadata: "metadata",
+})
 
 // uint32 reads an unsigned integer, capped at the largest uint32.
 func (s *scanner) uint32() (uint32, error) {
