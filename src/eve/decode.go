@@ -223,26 +223,10 @@ func (d *Decoder) Decode(line []byte, ev *Event) error {
 	if s.peek() != 0 {
 		return s.errorf("trailing data after the event object")
 	}
-	switch eventType {
-	case "flow":
-		ev.Type = TypeFlow
-	case "dns":
-		ev.Type = TypeDNS
-	case "tls":
-		ev.Type = TypeTLS
-	case "http":
-		ev.Type = TypeHTTP
-	case "quic":
-		ev.Type = TypeQUIC
-	case "dhcp":
-		ev.Type = TypeDHCP
-	case "alert":
-		ev.Type = TypeAlert
-	case "":
+	if eventType == "" {
 		return &FieldError{Field: "event_type", Err: fmt.Errorf("missing")}
-	default:
-		ev.Type = TypeOther
 	}
+	ev.Type = typeOf(eventType)
 	if err := ev.check(); err != nil {
 		return err
 	}
@@ -292,12 +276,14 @@ func (d *Decoder) event(ev *Event) (eventType string, err error) {
 		return "", err
 	}
 	var k uint8
+	// The members after event_type follow each type's own order.
+	g := &d.guess.event[0]
 	for {
-		if l := eventKeys.guess(&d.guess.event, k); s.lit(l) {
+		if l := eventKeys.guess(g, k); s.lit(l) {
 			k = l.k
 		} else {
 			var more bool
-			if k, more, err = d.nextKey(eventKeys, &d.guess.event, k); err != nil || !more {
+			if k, more, err = d.nextKey(eventKeys, g, k); err != nil || !more {
 				return eventType, err
 			}
 		}
@@ -306,6 +292,7 @@ func (d *Decoder) event(ev *Event) (eventType string, err error) {
 			ev.Timestamp, err = d.timestamp()
 		case evEventType:
 			eventType, err = d.internedStr()
+			g = &d.guess.event[typeOf(eventType)]
 		case evFlowID:
 			ev.FlowID, err = s.uint()
 		case evSrcIP:
@@ -355,6 +342,27 @@ func (d *Decoder) event(ev *Event) (eventType string, err error) {
 			return "", keyError("", eventKeys, k, err)
 		}
 	}
+}
+
+// typeOf returns the Type of an event_type.
+func typeOf(eventType string) Type {
+	switch eventType {
+	case "flow":
+		return TypeFlow
+	case "dns":
+		return TypeDNS
+	case "tls":
+		return TypeTLS
+	case "http":
+		return TypeHTTP
+	case "quic":
+		return TypeQUIC
+	case "dhcp":
+		return TypeDHCP
+	case "alert":
+		return TypeAlert
+	}
+	return TypeOther
 }
 
 // check rejects events that lack what their type needs to be of any use.

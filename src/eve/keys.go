@@ -146,5 +146,8 @@ func (ks *keySet) id(key []byte) uint8 {
 // object: the number of the key that followed each key last time (plus
 // maxKeys after the object's start).
 type guesses struct {
-	event, ether, flow, dns, question, answer, tls, http, quic, dhcp, alert [maxKeys]uint8
+	// event has a table for each Type, dns for queries and answers.
+	event                                                       [TypeAlert + 1][maxKeys]uint8
+	dns                                                         [2][maxKeys]uint8
+	ether, flow, question, answer, tls, http, quic, dhcp, alert [maxKeys]uint8
 }

@@ -22,11 +22,13 @@ func (d *Decoder) dns(x *DNS) error {
 		k    uint8
 		more bool
 	)
+	// The members after type follow the order of queries or of answers.
+	g := &d.guess.dns[0]
 	for {
-		if l := dnsKeys.guess(&d.guess.dns, k); s.lit(l) {
+		if l := dnsKeys.guess(g, k); s.lit(l) {
 			k = l.k
 		} else {
-			if k, more, err = d.nextKey(dnsKeys, &d.guess.dns, k); err != nil {
+			if k, more, err = d.nextKey(dnsKeys, g, k); err != nil {
 				return err
 			}
 			if !more {
@@ -40,6 +42,9 @@ func (d *Decoder) dns(x *DNS) error {
 			x.Version = int(n)
 		case dnsType:
 			eventKind, err = d.internedStr()
+			if eventKind == "answer" || eventKind == "response" {
+				g = &d.guess.dns[1]
+			}
 		case dnsID:
 			var n int64
 			n, err = s.int()
