@@ -24,30 +24,26 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	type key struct {
-		device, host string
-		port         int
-		proto        string
-	}
+	// Groups are found by ids: the device's and the port and protocol's
+	// from the group's packed key, and one id per display hostname.
+	var hosts hostIDs
+	index := newKeyMap(1 << 12)
 	// Groups live in slabs, not one allocation each: a four-week
 	// aggregate has tens of thousands, and collecting garbage took about
 	// a quarter of its time.
-	groups := map[key]*aggRow{}
 	var slab []aggRow
-	var order []*Row
+	var aggs []*aggRow
 	err = pl.groups(ctx, e, true, func(g *groupRow) {
-		k := key{g.deviceKey(), pl.hostKey(g.observed, g.hostIP), g.port, g.proto}
-		a := groups[k]
-		if a == nil {
+		h := hosts.id(pl, g)
+		i, added := index.index([2]uint64{g.pk[0]&^0xffffffff | uint64(h), g.pk[1] &^ 1})
+		if added {
 			if len(slab) == cap(slab) {
 				slab = make([]aggRow, 0, 1024)
 			}
-			slab = append(slab, aggRow{host: k.host})
-			a = &slab[len(slab)-1]
-			groups[k] = a
-			order = append(order, &a.r)
+			slab = append(slab, aggRow{host: hosts.names[h]})
+			aggs = append(aggs, &slab[len(slab)-1])
 		}
-		a.add(g)
+		aggs[i].add(g)
 	})
 	if err != nil {
 		return nil, err
@@ -55,11 +51,13 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 	// Each group's row is completed in place and sorted by pointer (a Row
 	// is a few hundred bytes); only the page's rows get their decoded
 	// name.
-	for _, a := range groups {
+	order := make([]*Row, len(aggs))
+	for i, a := range aggs {
 		a.complete()
 		pl.finishDevice(&a.r)
 		// The group's name, also when its observed names differ.
 		a.r.Hostname = a.host
+		order[i] = &a.r
 	}
 	total := len(order)
 	sortRows(order, p.Sort, p.Desc)
@@ -72,9 +70,47 @@ func (e *Engine) Aggregate(ctx context.Context, p Params) (*Result, error) {
 	return &Result{Rows: rows, Total: total}, nil
 }
 
+// hostIDs numbers the display hostnames of groups (see plan.hostKey),
+// decided once per name or address id rather than once per group.
+type hostIDs struct {
+	named, unnamed []int32 // by canonical symbol id: the display's id+1
+	ids            map[string]uint32
+	names          []string // by display id
+}
+
+// id returns the id of g's display hostname.
+func (h *hostIDs) id(pl *plan, g *groupRow) uint32 {
+	host := uint32(g.pk[0])
+	cache, sym := &h.named, host
+	if host&(1<<31) != 0 {
+		cache, sym = &h.unnamed, host&^(1<<31)
+	}
+	if int(sym) >= len(*cache) {
+		*cache = append(*cache, make([]int32, max(int(sym)+1, 2*len(*cache))-len(*cache))...)
+	}
+	if d := (*cache)[sym]; d != 0 {
+		return uint32(d - 1)
+	}
+	name := pl.hostKey(g.observed, g.hostIP)
+	d, ok := h.ids[name]
+	if !ok {
+		if h.ids == nil {
+			h.ids = map[string]uint32{}
+		}
+		d = uint32(len(h.names))
+		h.ids[name] = d
+		h.names = append(h.names, name)
+	}
+	(*cache)[sym] = int32(d + 1)
+	return d
+}
+
 // groupRow is one SQL group: the flows of one device to one observed
 // name (and destination address when unnamed), port and protocol.
 type groupRow struct {
+	// pk is the group's key packed (see packKey) from canonical symbol
+	// ids: groups whose keys are equal as text have equal pk.
+	pk                           [2]uint64
 	mac, devIP, observed, hostIP string
 	ipHit                        bool
 	port                         int
@@ -176,11 +212,30 @@ func (pl *plan) groupsIn(ctx context.Context, s *snapshot, byPort bool, fn func(
 		return err
 	}
 	str := func(id int32) string { return y.str(int64(id)) }
+	// An archive could hold a string under two ids: canonical ids are
+	// those symbols.intern gives.
+	canon := make([]int32, len(y.strs)) // id+1
+	cid := func(id int64) int64 {
+		if id < 0 || id >= int64(len(canon)) {
+			return y.empty // y.str gives ""
+		}
+		if c := canon[id]; c != 0 {
+			return int64(c - 1)
+		}
+		c, ok := y.ids[y.strs[id]]
+		if !ok {
+			c = id
+		}
+		canon[id] = int32(c + 1)
+		return c
+	}
 	var g groupRow
 	for i := range all.len() {
 		a := all.at(i)
 		k := unpackKey(a.key, y.empty)
-		g = groupRow{mac: y.str(k.mac), devIP: y.str(k.devIP), observed: y.str(k.name), hostIP: y.str(k.hostIP),
+		ck := gkey{mac: cid(k.mac), devIP: cid(k.devIP), name: cid(k.name), hostIP: cid(k.hostIP), port: k.port,
+			proto: cid(k.proto), hit: k.hit}
+		g = groupRow{pk: packKey(ck, y.empty), mac: y.str(k.mac), devIP: y.str(k.devIP), observed: y.str(k.name), hostIP: y.str(k.hostIP),
 			ipHit: k.hit, port: int(k.port), proto: y.str(k.proto), app: str(a.app), appAny: str(a.appAny),
 			srcMin: str(a.srcMin), srcMax: str(a.srcMax), destMin: str(a.destMin), destMax: str(a.destMax),
 			srcNameMin: str(a.nsMin), srcNameMax: str(a.nsMax), flows: int(a.flows), sent: a.sent,

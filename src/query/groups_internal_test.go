@@ -104,7 +104,16 @@ func TestGroupsMatchSQL(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []groupRow
-			if err := pl.groups(ctx, e, byPort, func(g *groupRow) { got = append(got, *g) }); err != nil {
+			pks := map[[2]uint64]bool{}
+			if err := pl.groups(ctx, e, byPort, func(g *groupRow) {
+				if pks[g.pk] {
+					t.Errorf("%+v: packed key %x twice", p, g.pk)
+				}
+				pks[g.pk] = true
+				c := *g
+				c.pk = [2]uint64{} // the reference has none
+				got = append(got, c)
+			}); err != nil {
 				t.Fatal(err)
 			}
 			key := func(g groupRow) string {
