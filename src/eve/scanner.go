@@ -598,6 +598,9 @@ func (s *scanner) boolean() (bool, error) {
 // "ja3"), falling back to the full tokenizer to report an error when the
 // scan finds something off.
 func (s *scanner) skip() error {
+	if p := s.pos; p < len(s.data) && s.data[p] == '"' {
+		return s.skipString()
+	}
 	switch s.peek() {
 	case '"':
 		return s.skipString()
@@ -683,11 +686,28 @@ func (s *scanner) fastSkip() bool {
 				return true
 			}
 		case '"':
-			end, ok := stringEnd(data, i+1)
-			if !ok {
-				return false
+			// stringEnd's loop, in line: a container holds many
+			// short strings.
+			for i++; ; {
+				if i+8 > len(data) {
+					end, ok := stringEnd(data, i)
+					if !ok {
+						return false
+					}
+					i = end
+					break
+				}
+				m := quoteOrEscapeIn(binary.LittleEndian.Uint64(data[i:]))
+				if m == 0 {
+					i += 8
+					continue
+				}
+				i += bits.TrailingZeros64(m) / 8
+				if data[i] == '"' {
+					break
+				}
+				i += 2
 			}
-			i = end
 		}
 	}
 	return false
