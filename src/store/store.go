@@ -137,6 +137,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	} else if v == 0 {
 		sqldb.Close()
 		return nil, fmt.Errorf("open database %s: %w (empty file)", path, ErrNoDatabase)
+	} else if v < LatestSchemaVersion() {
+		// Queries rely on the current schema's tables and indexes.
+		sqldb.Close()
+		return nil, fmt.Errorf("open database %s: schema version %d is older than this pakon's %d: run pakon daemon once to migrate it", path, v, LatestSchemaVersion())
 	}
 	return db, nil
 }

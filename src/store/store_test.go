@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +152,41 @@ func TestFilesArePrivateAndReopen(t *testing.T) {
 	}
 	if _, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "none.db"), store.Options{ReadOnly: true}); err == nil {
 		t.Fatal("read-only open of a missing file succeeded")
+	}
+}
+
+// A read-only open (the CLI) of a database the daemon has not migrated yet
+// says so instead of failing later on a missing table or index, and
+// changes nothing.
+func TestReadOnlyOpenOfOlderSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pakon.db")
+	db, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	write(t, db, flow.Update{Record: rec(1, 100, 101, false)})
+	setVersion := func(v int) {
+		t.Helper()
+		if _, err := db.SQL().ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	older := store.LatestSchemaVersion() - 1
+	setVersion(older)
+	_, err = store.Open(ctx, path, store.Options{ReadOnly: true})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d is older", older)) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("read-only open of schema %d: %v", older, err)
+	}
+	setVersion(store.LatestSchemaVersion())
+	ro, err := store.Open(ctx, path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if got := rows(t, ro); len(got) != 1 {
+		t.Fatalf("rows %+v", got)
 	}
 }
 
