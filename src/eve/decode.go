@@ -180,7 +180,7 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 func (d *Decoder) internedStr() (string, error) {
 	s := &d.s
-	if s.isNull() {
+	if !s.quoted() && s.isNull() {
 		return "", s.null()
 	}
 	b, err := s.rawString()
@@ -272,8 +272,10 @@ var eventKeys = newKeySet([]string{
 // event_type.
 func (d *Decoder) event(ev *Event) (eventType string, err error) {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return "", err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return "", err
+		}
 	}
 	var k uint8
 	// The members after event_type follow each type's own order.
@@ -494,8 +496,10 @@ func NormalizeMAC(b []byte) (string, error) {
 
 func (d *Decoder) ether(ev *Event) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var err error
 	var k uint8
@@ -545,8 +549,10 @@ var etherKeys = newKeySet([]string{
 // the first is the one pakon keeps.
 func (d *Decoder) firstMAC(dst *string) error {
 	s := &d.s
-	if err := s.expect('['); err != nil {
-		return err
+	if !s.consume('[') {
+		if err := s.expectSlow('['); err != nil {
+			return err
+		}
 	}
 	for first := true; ; first = false {
 		more, err := s.element(first)
@@ -584,8 +590,10 @@ func (d *Decoder) timestamp() (Timestamp, error) {
 
 func (d *Decoder) flow(f *Flow) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var err error
 	var k uint8
@@ -666,7 +674,7 @@ var flowKeys = newKeySet([]string{
 // dot, interned when it already was in that form.
 func (d *Decoder) hostname() (string, error) {
 	s := &d.s
-	if s.isNull() {
+	if !s.quoted() && s.isNull() {
 		return "", s.null()
 	}
 	b, err := s.rawString()

@@ -14,8 +14,10 @@ func (d *Decoder) dns(x *DNS) error {
 		v2Name, v2Type string
 		eventKind      string
 	)
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var (
 		err  error
@@ -139,8 +141,10 @@ var dnsKeys = newKeySet([]string{
 // questions reads a "queries" array (v3) into x.Queries.
 func (d *Decoder) questions(x *DNS) error {
 	s := &d.s
-	if err := s.expect('['); err != nil {
-		return err
+	if !s.consume('[') {
+		if err := s.expectSlow('['); err != nil {
+			return err
+		}
 	}
 	for first := true; ; first = false {
 		more, err := s.element(first)
@@ -158,8 +162,10 @@ func (d *Decoder) questions(x *DNS) error {
 // answers reads an "answers" array into x.Answers.
 func (d *Decoder) answers(x *DNS) error {
 	s := &d.s
-	if err := s.expect('['); err != nil {
-		return err
+	if !s.consume('[') {
+		if err := s.expectSlow('['); err != nil {
+			return err
+		}
 	}
 	for first := true; ; first = false {
 		more, err := s.element(first)
@@ -178,8 +184,10 @@ func (d *Decoder) answers(x *DNS) error {
 // objects, into x.Queries.
 func (d *Decoder) alertQueries(x *DNS) error {
 	s := &d.s
-	if err := s.expect('['); err != nil {
-		return err
+	if !s.consume('[') {
+		if err := s.expectSlow('['); err != nil {
+			return err
+		}
 	}
 	for first := true; ; first = false {
 		more, err := s.element(first)
@@ -197,8 +205,10 @@ func (d *Decoder) alertQueries(x *DNS) error {
 func (d *Decoder) question() (Question, error) {
 	var q Question
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return q, err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return q, err
+		}
 	}
 	var err error
 	var k uint8
@@ -228,8 +238,10 @@ func (d *Decoder) question() (Question, error) {
 func (d *Decoder) answer() (Answer, error) {
 	var a Answer
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return a, err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return a, err
+		}
 	}
 	var err error
 	var k uint8
@@ -300,8 +312,10 @@ func (d *Decoder) rdata() (string, error) {
 // It carries no owner names or TTLs; the chain is attributed to the query.
 func (d *Decoder) grouped(x *DNS) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	for first := true; ; first = false {
 		key, more, err := s.member(first)
@@ -332,8 +346,10 @@ func (d *Decoder) grouped(x *DNS) error {
 
 func (d *Decoder) tls(t *TLS) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var err error
 	var k uint8
@@ -401,8 +417,10 @@ var tlsKeys = newKeySet([]string{
 
 func (d *Decoder) http(h *HTTP) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var err error
 	var k uint8
@@ -471,8 +489,10 @@ var httpKeys = newKeySet([]string{
 
 func (d *Decoder) quic(q *QUIC) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var err error
 	var k uint8
@@ -534,8 +554,10 @@ var quicKeys = newKeySet([]string{
 
 func (d *Decoder) dhcp(x *DHCP) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var err error
 	var k uint8
@@ -611,8 +633,10 @@ var dhcpKeys = newKeySet([]string{
 
 func (d *Decoder) alert(a *Alert) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	var err error
 	var k uint8
@@ -683,8 +707,10 @@ func (s *scanner) uint32() (uint32, error) {
 // metadata reads a rule's metadata object (key → array of strings).
 func (d *Decoder) metadata(m map[string][]string) error {
 	s := &d.s
-	if err := s.expect('{'); err != nil {
-		return err
+	if !s.consume('{') {
+		if err := s.expectSlow('{'); err != nil {
+			return err
+		}
 	}
 	for first := true; ; first = false {
 		k, more, err := s.member(first)

@@ -50,6 +50,13 @@ func (s *scanner) wsSlow() {
 	}
 }
 
+// quoted tells whether the next byte is a quote, with no space before it:
+// the usual start of a value, checked in line before calls to isNull.
+func (s *scanner) quoted() bool {
+	p := s.pos
+	return p < len(s.data) && s.data[p] == '"'
+}
+
 // isNull tells whether the next value is null (it starts with 'n'); a
 // string's quote, the usual answer, is checked first.
 func (s *scanner) isNull() bool {
@@ -66,6 +73,16 @@ func (s *scanner) peek() byte {
 		return s.data[s.pos]
 	}
 	return 0
+}
+
+// consume consumes c when it is the next byte, with no space before it:
+// expect's common case, in line where expect is not.
+func (s *scanner) consume(c byte) bool {
+	if p := s.pos; p < len(s.data) && s.data[p] == c {
+		s.pos = p + 1
+		return true
+	}
+	return false
 }
 
 func (s *scanner) expect(c byte) error {
@@ -396,7 +413,7 @@ func (s *scanner) hex4() (rune, error) {
 // some protocol bytes verbatim) is replaced by U+FFFD so that everything
 // pakon stores and prints is valid text. null reads as "".
 func (s *scanner) str() (string, error) {
-	if s.isNull() {
+	if !s.quoted() && s.isNull() {
 		return "", s.null()
 	}
 	b, err := s.rawString()
