@@ -534,19 +534,15 @@ var pow10 = [9]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
 // digitWord returns how many of x's bytes (first in memory first) are
 // decimal digits before any other byte, and their value.
 func digitWord(x uint64) (int, uint64) {
-	// A byte is a digit when its high nibble is 3 and adding 6 keeps it
-	// so; a carry out of a byte only disturbs the bytes after it, which
-	// come after a non-digit.
-	t := (x&0xf0f0f0f0f0f0f0f0 | (x+0x0606060606060606)&0xf0f0f0f0f0f0f0f0>>4) ^ 0x3333333333333333
-	// The high bit of each byte that is not a digit.
-	m := ((t&0x7f7f7f7f7f7f7f7f + 0x7f7f7f7f7f7f7f7f) | t) & 0x8080808080808080
+	// A byte is not a digit when adding 0x46 or subtracting '0' sets its
+	// high bit; a carry or borrow can only come from a byte that is not a
+	// digit, so the lowest mark is exact.
+	d := x - 0x3030303030303030
+	m := ((x + 0x4646464646464646) | d) & 0x8080808080808080
 	k := bits.TrailingZeros64(m) / 8
-	if k == 0 {
-		return 0, 0
-	}
 	// The k digits as the last of eight (leading zeros), then pairs,
-	// fours and the eight combined.
-	v := (x - 0x3030303030303030) << (64 - 8*k)
+	// fours and the eight combined; no digits shift all out, to 0.
+	v := d << (64 - 8*k)
 	v = v*10 + v>>8
 	v = ((v&0x000000ff000000ff)*(100+1000000<<32) + (v>>16&0x000000ff000000ff)*(1+10000<<32)) >> 32
 	return k, v
