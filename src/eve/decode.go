@@ -181,12 +181,26 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 func (d *Decoder) internedStr() (string, error) {
 	s := &d.s
-	if !s.quoted() && s.isNull() {
-		return "", s.null()
+	var b []byte
+	// The words end within a word, without escapes: read in line, what
+	// rawString does first.
+	if p := s.pos; p+9 <= len(s.data) {
+		w := (*[9]byte)(s.data[p : p+9])
+		if m := quoteOrEscapeIn(binary.LittleEndian.Uint64(w[1:9])); w[0] == '"' && m != 0 {
+			if k := 1 + bits.TrailingZeros64(m)/8; w[k] == '"' {
+				s.pos = p + k + 1
+				b = w[1:k]
+			}
+		}
 	}
-	b, err := s.rawString()
-	if err != nil {
-		return "", err
+	if b == nil {
+		if !s.quoted() && s.isNull() {
+			return "", s.null()
+		}
+		var err error
+		if b, err = s.rawString(); err != nil {
+			return "", err
+		}
 	}
 	if v, ok := word(b); ok {
 		return v, nil
