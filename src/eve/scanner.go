@@ -550,6 +550,14 @@ func digitWord(x uint64) (int, uint64) {
 
 // uint reads a non-negative integer; null reads as 0.
 func (s *scanner) uint() (uint64, error) {
+	// Fewer than eight digits, digits' first case, in line.
+	if p := s.pos; p+8 <= len(s.data) {
+		w := (*[8]byte)(s.data[p : p+8])
+		if k, v := digitWord(binary.LittleEndian.Uint64(w[:])); k > 0 && k < 8 && endsNumber(w[k&7]) {
+			s.pos = p + k
+			return v, nil
+		}
+	}
 	if n, ok := s.digits(); ok {
 		return n, nil
 	}
