@@ -620,7 +620,14 @@ func (s *scanner) boolean() (bool, error) {
 // scan finds something off.
 func (s *scanner) skip() error {
 	if p := s.pos; p < len(s.data) && s.data[p] == '"' {
-		return s.skipString()
+		// skipString, one call less.
+		i, ok := stringEnd(s.data, p+1)
+		if !ok {
+			s.pos = len(s.data)
+			return s.errorf("unterminated string")
+		}
+		s.pos = i + 1
+		return nil
 	}
 	switch s.peek() {
 	case '"':
