@@ -405,16 +405,43 @@ func (ev *Event) check() error {
 }
 
 func (d *Decoder) addr() (netip.Addr, error) {
-	if a, ok := d.cachedAddr(); ok {
-		return a, nil
+	s := &d.s
+	if p := s.pos; p+17 <= len(s.data) && s.data[p] == '"' {
+		// Most addresses are IPv4, their text at most 15 bytes: taken
+		// straight from the line's words after the quote, as the addrs
+		// cache keeps it, when no escape comes first.
+		w := (*[17]byte)(s.data[p : p+17])
+		lo, hi := binary.LittleEndian.Uint64(w[1:9]), binary.LittleEndian.Uint64(w[9:17])
+		n := 0
+		if m := quoteOrEscapeIn(lo); m != 0 {
+			n = bits.TrailingZeros64(m) / 8
+			lo &= 1<<(8*n) - 1
+			hi = 0
+		} else if m := quoteOrEscapeIn(hi); m != 0 {
+			n = bits.TrailingZeros64(m) / 8
+			hi &= 1<<(8*n) - 1
+			n += 8
+		}
+		if n > 0 && w[1+n] == '"' {
+			s.pos = p + n + 2
+			if e := &d.addrs[addrSlot(lo, hi)]; e.lo == lo && e.hi == hi && e.n == n {
+				return e.a, nil
+			}
+			return d.parseAddr(w[1 : 1+n])
+		}
 	}
-	b, err := d.s.rawString()
+	b, err := s.rawString()
 	if err != nil {
 		return netip.Addr{}, err
 	}
 	if a, ok := d.addrs.get(b); ok {
 		return a, nil
 	}
+	return d.parseAddr(b)
+}
+
+// parseAddr parses an address addr did not find in its cache.
+func (d *Decoder) parseAddr(b []byte) (netip.Addr, error) {
 	if a, ok := parseIPv4(b); ok {
 		d.addrs.put(b, a)
 		return a, nil
@@ -424,40 +451,6 @@ func (d *Decoder) addr() (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("invalid IP address %q", b)
 	}
 	return a.Unmap(), nil
-}
-
-// cachedAddr reads an IPv4 address the addrs cache holds straight from
-// the line, its text as the cache keeps it: the words after the quote up
-// to the closing one. Text with an escape is left to addr.
-func (d *Decoder) cachedAddr() (netip.Addr, bool) {
-	s := &d.s
-	p := s.pos
-	if p+17 > len(s.data) || s.data[p] != '"' {
-		return netip.Addr{}, false
-	}
-	w := (*[17]byte)(s.data[p : p+17])
-	lo, hi := binary.LittleEndian.Uint64(w[1:9]), binary.LittleEndian.Uint64(w[9:17])
-	var n int
-	if m := quoteOrEscapeIn(lo); m != 0 {
-		n = bits.TrailingZeros64(m) / 8
-		lo &= 1<<(8*n) - 1
-		hi = 0
-	} else if m := quoteOrEscapeIn(hi); m != 0 {
-		n = bits.TrailingZeros64(m) / 8
-		hi &= 1<<(8*n) - 1
-		n += 8
-	} else {
-		return netip.Addr{}, false
-	}
-	if n == 0 || w[1+n] != '"' {
-		return netip.Addr{}, false
-	}
-	e := &d.addrs[addrSlot(lo, hi)]
-	if e.lo != lo || e.hi != hi || e.n != n {
-		return netip.Addr{}, false
-	}
-	s.pos = p + n + 2
-	return e.a, true
 }
 
 // parseIPv4 parses dotted-quad IPv4 without allocating; anything else is
