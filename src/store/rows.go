@@ -262,8 +262,9 @@ func newFlowWriter(sc *sqlite3.SQLiteConn, ips map[netip.Addr]string, rows *rowB
 	qr := C.CString(sqlInsertFlowRun)
 	defer C.free(unsafe.Pointer(qr))
 	if rc := C.pakon_prepare(w.handle, qr, -1, &w.insRun); rc != 0 {
+		err := fmt.Errorf("prepare flow run insert: %w", w.sqliteError(rc))
 		C.pakon_finalize(w.ins)
-		return nil, fmt.Errorf("prepare flow insert: %w", w.sqliteError(rc))
+		return nil, err
 	}
 	for i := range w.args {
 		w.args[i].Ordinal = i + 1
