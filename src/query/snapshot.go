@@ -28,7 +28,7 @@ type snapshot struct {
 	sym  *symbols
 	filt archFilter
 	b    batch // reused for each archived day
-	// The live rows' span of end times, for rangeIndex.
+	// The live rows' span of start times, for endsEarly.
 	spanRead       bool
 	spanLo, spanHi float64
 }
@@ -582,68 +582,49 @@ const (
 )
 
 // liveFrom returns the FROM clause that reads live rows for pl: a
-// device's rows in a range through flows_end_mac (the MAC is tested in the
-// index, the table read only for the device's rows); a page in start order
+// device's rows in a range through flows_mac_end; a page in start order
 // with no other condition by walking flows_start_key, stopping at the
 // page's end; flows in progress by SQLite's choice (flows_active); a range
-// holding a small part of the live rows through the index of its
-// selective end; else a plain table scan. The live database holds a day
-// or two, in RAM: reading it in order costs a few milliseconds, looking
-// each row up from an index several times that. Without statistics
-// SQLite cannot tell which of two range conditions leaves fewer rows, so
+// that ends early through flows_start_key; else a plain table scan. The
+// live database holds a day or two, in RAM: reading it in order costs a
+// few milliseconds, looking each row up from an index several times that.
+// Without statistics SQLite cannot tell which index leaves fewer rows, so
 // the index is named.
 func (s *snapshot) liveFrom(ctx context.Context, pl *plan, use int) string {
 	other := len(pl.apps)+len(pl.ports)+len(pl.protos)+len(pl.ips) > 0
 	switch {
 	case pl.p.Active:
 		return fromLive
-	case len(pl.macs) > 0 && len(pl.ips) == 0 && !pl.p.Start.IsZero():
-		return fromLive + " INDEXED BY flows_end_mac"
+	case len(pl.macs) > 0 && len(pl.ips) == 0:
+		// Left to itself, SQLite would rather walk flows_start_key in the
+		// order asked for than sort a device's rows.
+		return fromLive + " INDEXED BY flows_mac_end"
 	case use == liveStartPage && !other:
 		// Ties of one start are sorted by id as they come; without the
 		// hint SQLite would rather sort every row in the range.
 		return fromLive + " INDEXED BY flows_start_key"
+	case s.endsEarly(ctx, pl):
+		return fromLive + " INDEXED BY flows_start_key"
 	}
-	return fromLive + s.rangeIndex(ctx, pl)
+	return fromLive + " NOT INDEXED"
 }
 
-// rangeIndex names the index that reads pl's range when one of its ends
-// leaves under a third of the live rows' span of end times (read once, two
-// index probes): flows_end_mac for flows ending after a recent start,
-// flows_start_key for flows starting before an early end. Else the table
-// is scanned.
-func (s *snapshot) rangeIndex(ctx context.Context, pl *plan) string {
-	const scan = " NOT INDEXED"
-	if pl.p.Start.IsZero() && pl.p.End.IsZero() {
-		return scan
+// endsEarly reports whether pl's range ends before the first third of the
+// live rows' span of start times (read once, two index probes), so that
+// the rows starting before its end are few.
+func (s *snapshot) endsEarly(ctx context.Context, pl *plan) bool {
+	if pl.p.End.IsZero() {
+		return false
 	}
 	if !s.spanRead {
 		s.spanRead = true
 		var lo, hi sql.NullFloat64
-		if err := s.conn.QueryRowContext(ctx, "SELECT (SELECT min(end) FROM main.flows), (SELECT max(end) FROM main.flows)").Scan(&lo, &hi); err == nil && lo.Valid {
+		if err := s.conn.QueryRowContext(ctx, "SELECT (SELECT min(start) FROM main.flows), (SELECT max(start) FROM main.flows)").Scan(&lo, &hi); err == nil && lo.Valid {
 			s.spanLo, s.spanHi = lo.Float64, hi.Float64
 		}
 	}
 	span := s.spanHi - s.spanLo
-	if span <= 0 {
-		return scan
-	}
-	// The share of the span each condition keeps (starts are taken to
-	// spread as ends do).
-	endShare, startShare := 1.0, 1.0
-	if !pl.p.Start.IsZero() {
-		endShare = (s.spanHi - max(pl.from, s.spanLo)) / span
-	}
-	if !pl.p.End.IsZero() {
-		startShare = (min(pl.to, s.spanHi) - s.spanLo) / span
-	}
-	switch {
-	case min(endShare, startShare)*3 >= 1:
-		return scan
-	case endShare <= startShare:
-		return " INDEXED BY flows_end_mac"
-	}
-	return " INDEXED BY flows_start_key"
+	return span > 0 && (pl.to-s.spanLo)*3 < span
 }
 
 // decideAll decides the protocol condition for every symbol, so that
