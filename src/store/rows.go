@@ -174,13 +174,12 @@ import (
 // them are new rows, and those go to SQLite a run at a time, one cgo call
 // binding and stepping the inserts for every row of the run (sixteen rows
 // a statement, see sqlInsertFlowRun), with the values laid out in flat
-// buffers (rowBuf). Through the driver, each of
-// the 18 values was a cgo call of its own, and the step and reset two
-// more: at a hundred thousand flows a second those calls cost more than
-// a third of the store's work. The rarer updates (an active row
-// completed or discarded) still go through the driver's prepared
-// statements. The batch's transaction, begun through database/sql on the
-// same connection, bounds both.
+// buffers (rowBuf). Through the driver, each of the 18 values was a cgo
+// call of its own, and the step and reset two more: at a hundred thousand
+// flows a second those calls cost more than a third of the store's work.
+// The rarer updates (an active row completed or discarded) still go
+// through the driver's prepared statements. The batch's transaction,
+// begun through database/sql on the same connection, bounds both.
 
 // registerHandle makes every SQLite connection opened afterwards answer
 // pakon_db_handle(), its own handle: Go prepares the insert on the
@@ -196,8 +195,8 @@ var registerHandle = sync.OnceValue(func() error {
 type flowWriter struct {
 	sc     *sqlite3.SQLiteConn
 	handle C.uintptr_t // sc's sqlite3 *
-	ins    C.uintptr_t // sqlInsertFlow on handle, for runs of new rows
-	insRun C.uintptr_t // sqlInsertFlowRun on handle
+	ins    C.uintptr_t // sqlInsertFlow on handle: a run's last rows, and rows already stored
+	insRun C.uintptr_t // sqlInsertFlowRun on handle: the rest of a run, sixteen at a time
 	rows   *rowBuf
 	// The driver's statements, prepared when the batch has an update that
 	// needs them.
